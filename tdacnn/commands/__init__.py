@@ -1,0 +1,1 @@
+"""Subcommands of the ``tdacnn`` CLI, one module each (see tdacnn.cli)."""

@@ -1,0 +1,57 @@
+"""`Barcode`: persistence intervals by dimension, and which H1 bars are significant."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Barcode"]
+
+
+@dataclass(frozen=True)
+class Barcode:
+    """Persistence diagrams of a Vietoris–Rips filtration.
+
+    Attributes
+    ----------
+    diagrams : tuple of ndarray of shape (n_bars, 2)
+        ``diagrams[d]`` holds (birth, death) of the H_d bars; death may be inf.
+    n_points, n_landmarks : int
+        Size of the cloud and of the max-min landmark subsample used.
+    significant : tuple of int
+        Per dimension, how many bars count as significant (rule in
+        :func:`tdacnn.topology.persistence.significant_bars`).
+    """
+
+    diagrams: tuple[np.ndarray, ...]
+    n_points: int
+    n_landmarks: int
+    significant: tuple[int, ...] = ()
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def h1_significant(self) -> int:
+        return int(self.significant[1]) if len(self.significant) > 1 else 0
+
+    def bars(self, dim: int) -> np.ndarray:
+        return self.diagrams[dim] if dim < len(self.diagrams) else np.zeros((0, 2))
+
+    def to_dict(self) -> dict:
+        return {
+            "diagrams": [[[float(b), float(d)] for b, d in dg] for dg in self.diagrams],
+            "n_points": int(self.n_points),
+            "n_landmarks": int(self.n_landmarks),
+            "significant": [int(s) for s in self.significant],
+            "meta": self.meta,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())  # inf is written as Infinity, which json.loads reads back
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Barcode":
+        dgms = tuple(np.asarray(dg, dtype=np.float64).reshape(-1, 2) for dg in d["diagrams"])
+        return cls(dgms, int(d["n_points"]), int(d["n_landmarks"]), tuple(d.get("significant", ())),
+                   d.get("meta", {}))

@@ -1,0 +1,189 @@
+"""``tdacnn analyze SOURCE``: density filter, Mapper graph and barcode, headless.
+
+SOURCE is a ``.npy``/``.npz`` array of filters or patches (or a tdacnn weight
+set ``.npz``), a training-run folder (holding ``weights.npz``), a checkpoint
+(``.pt``/``.pth``/``.bin``/``.safetensors``), or the literal ``natural-patches``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from tdacnn.errors import UserError
+
+__all__ = ["add_parser", "run", "load_source"]
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+
+
+def _channels(value: str):
+    if value in ("each", "sum", "mean"):
+        return value
+    try:
+        c = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be each, sum, mean or an input-channel number; got {value!r}")
+    return c
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from tdacnn.topology.params import CLUSTERERS, LENSES, DensityParams, MapperParams, PersistenceParams
+
+    dp, mp, pp = DensityParams(), MapperParams(), PersistenceParams()
+    p = subparsers.add_parser(
+        "analyze", help="density-filter a cloud of filters or patches, build its Mapper graph and barcode",
+        description=__doc__.splitlines()[0] + " SOURCE: a .npy/.npz filter or patch array, a training-run "
+        "folder, a checkpoint file (.pt/.pth/.bin/.safetensors), or natural-patches.")
+    p.add_argument("source", metavar="SOURCE")
+    g = p.add_argument_group("cloud")
+    g.add_argument("--layer", type=int, default=None, help="conv layer number from 1 (default: the first)")
+    g.add_argument("--iteration", type=int, default=None, help="saved iteration (default: the last)")
+    g.add_argument("--channels", type=_channels, default="each", help="each | sum | mean | <input channel>")
+    g.add_argument("--blur", type=float, default=0.0, metavar="SIGMA",
+                   help="natural-patches only: Gaussian pre-blur of the photos in pixels (default 0)")
+    g.add_argument("--n-patches", type=int, default=15000, help="natural-patches only: cloud size (default 15000)")
+    g.add_argument("--seed", type=int, default=0, help="natural-patches only: sampling seed")
+    g = p.add_argument_group("density")
+    g.add_argument("--k", type=int, default=dp.k, help=f"k-th nearest neighbour (default {dp.k})")
+    g.add_argument("--p", type=float, default=dp.p, help=f"percent of densest points kept (default {dp.p:g})")
+    g = p.add_argument_group("mapper")
+    g.add_argument("--lens", choices=LENSES, default=mp.lens)
+    g.add_argument("--cubes", type=int, default=mp.n_cubes, help=f"intervals per lens dimension ({mp.n_cubes})")
+    g.add_argument("--overlap", type=float, default=mp.overlap, help=f"interval overlap in (0, 1) ({mp.overlap})")
+    g.add_argument("--clusterer", choices=CLUSTERERS, default=mp.clusterer)
+    g.add_argument("--eps", type=float, default=mp.eps, help=f"DBSCAN radius ({mp.eps})")
+    g.add_argument("--min-samples", type=int, default=mp.min_samples, help=f"DBSCAN min samples ({mp.min_samples})")
+    g.add_argument("--distance-cut", type=float, default=mp.distance_cut,
+                   help=f"single-linkage cut ({mp.distance_cut})")
+    g = p.add_argument_group("persistence")
+    g.add_argument("--n-perm", type=int, default=pp.n_perm, help=f"max-min landmarks ({pp.n_perm}; 0 = all points)")
+    g.add_argument("--maxdim", type=int, default=pp.maxdim, help="highest homology dimension, 0-2 (default 1)")
+    g.add_argument("--thresh", type=float, default=pp.thresh,
+                   help="stop the Rips filtration at this distance (default: none); much faster, "
+                        "bars alive there get death null in --json")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", type=Path, default=None, metavar="DIR", help="write graph.json, barcode.json, params.json")
+    g.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p.set_defaults(func=run)
+    return p
+
+
+def load_source(source: str, cloud_params, blur: float = 0.0, n_patches: int = 15000, seed: int = 0,
+                analysis=None):
+    """A :class:`PointCloud` from any SOURCE the CLI accepts."""
+    from tdacnn.analysis import Analysis
+    from tdacnn.topology.points import cloud_from_array, load_array
+    from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
+
+    a = analysis or Analysis()
+    if source == "natural-patches":
+        return a.natural(n_patches, blur, seed)
+    if blur:
+        raise UserError("--blur applies to natural-patches only")
+    path = Path(source)
+    if not path.exists():
+        raise UserError(f"{source} does not exist (expected a filter file, checkpoint, run folder or natural-patches)")
+    try:
+        if path.is_dir():
+            if not (path / RUN_WEIGHTS_FILE).is_file():
+                raise UserError(f"{path} is not a training-run folder: it has no {RUN_WEIGHTS_FILE}")
+            return a.cloud(WeightSet.load(path), cloud_params)
+        suffix = path.suffix.lower()
+        if suffix in (".npy", ".npz"):
+            if suffix == ".npz" and _is_weightset(path):
+                return a.cloud(WeightSet.load(path), cloud_params)
+            return cloud_from_array(load_array(path), source=path.name)
+        if suffix in CHECKPOINT_SUFFIXES:
+            from tdacnn.nets.checkpoints import read_weightset  # lazy: pulls in torch
+
+            layer = cloud_params.layer or 1
+            ws = read_weightset([path], layers=[layer])
+            return a.cloud(ws, cloud_params.__class__(layer, cloud_params.iteration, cloud_params.channels))
+    except WeightSetError as exc:
+        raise UserError(str(exc)) from None
+    raise UserError(f"{path.name}: unknown file type {path.suffix!r}; use .npy, .npz, "
+                    f"{', '.join(CHECKPOINT_SUFFIXES)}, a run folder or natural-patches")
+
+
+def _is_weightset(path: Path) -> bool:
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return "header" in z.files
+    except Exception:  # noqa: BLE001 - load_array reports unreadable files
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    from tdacnn.analysis import Analysis
+    from tdacnn.topology.mapper import graph_summary
+    from tdacnn.topology.params import CloudParams, DensityParams, MapperParams, PersistenceParams
+
+    cloud_params = CloudParams(args.layer, args.iteration, args.channels)
+    density = DensityParams(args.k, args.p)
+    mapper = MapperParams(args.lens, args.cubes, args.overlap, args.clusterer, args.eps, args.min_samples,
+                          args.distance_cut)
+    persistence = PersistenceParams(args.maxdim, None if args.n_perm == 0 else args.n_perm, args.thresh)
+    if args.n_patches < 1:
+        raise UserError(f"--n-patches must be a positive integer; got {args.n_patches}")
+
+    a = Analysis()
+    cloud = load_source(args.source, cloud_params, args.blur, args.n_patches, args.seed, a)
+    dense = a.dense(cloud, density)
+    graph = a.graph(dense, mapper)
+    bars = a.barcode(dense, persistence)
+    summary = graph_summary(graph)
+    h1 = [[float(b), float(d) if math.isfinite(d) else None] for b, d in bars.bars(1)]
+    result = {
+        "points": len(cloud), "kept": len(dense), "dropped": int(cloud.n_dropped), "source": cloud.source,
+        "graph": summary,
+        "h1": {"significant": bars.h1_significant, "bars": h1},
+        "h0": {"significant": int(bars.significant[0]) if bars.significant else 0},
+    }
+    params = {"source": args.source, "cloud": cloud_params.to_dict(), "density": density.to_dict(),
+              "mapper": mapper.to_dict(), "persistence": persistence.to_dict(), "blur_sigma": args.blur,
+              "n_patches": args.n_patches, "seed": args.seed}
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "graph.json").write_text(graph.to_json())
+            (args.out / "barcode.json").write_text(bars.to_json())
+            (args.out / "params.json").write_text(json.dumps(params, indent=2, default=_jsonable))
+        except OSError as exc:
+            raise UserError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+    if args.json:
+        json.dump(result, sys.stdout, default=_jsonable)
+        sys.stdout.write("\n")
+        return 0
+    _print_summary(result, cloud, dense, args)
+    return 0
+
+
+def _jsonable(x):
+    if isinstance(x, float) and math.isinf(x):
+        return None
+    return str(x)
+
+
+def _print_summary(r: dict, cloud, dense, args) -> None:
+    g, h1 = r["graph"], r["h1"]
+    lines = [
+        f"source   {cloud.source or args.source}",
+        f"points   {r['points']} ({r['dropped']} constant slices dropped); kept {r['kept']} densest "
+        f"(k={args.k}, p={args.p:g}%)",
+        f"mapper   {g['nodes']} nodes, {g['edges']} edges, {g['components']} component(s), "
+        f"cycle rank {g['cycle_rank']}, betti1 {g['betti1']}  (lens {args.lens}, {args.cubes} cubes, "
+        f"overlap {args.overlap:g}, {args.clusterer})",
+        f"H1       {h1['significant']} significant bar(s) of {len(h1['bars'])}",
+    ]
+    for b, d in h1["bars"][:8]:
+        lines.append(f"         [{b:.3f}, {d:.3f})  length {d - b:.3f}" if d is not None
+                     else f"         [{b:.3f}, alive at --thresh)")
+    if args.out is not None:
+        lines.append(f"wrote    {args.out}/graph.json, barcode.json, params.json")
+    print("\n".join(lines))

@@ -1,0 +1,99 @@
+"""The cached staged pipeline: what is recomputed when a parameter moves."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import tdacnn.topology.density as density
+from tdacnn.analysis import Analysis, DenseCloud
+from tdacnn.errors import UserError
+from tdacnn.topology.params import CloudParams, DensityParams, MapperParams, PersistenceParams
+from tdacnn.weights import WeightSet
+
+
+@pytest.fixture
+def weightset():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, (20, 8, 3))
+    from tdacnn.topology.dct import DCT_BASIS
+
+    w = np.cos(t)[..., None] * DCT_BASIS[0] + np.sin(t)[..., None] * DCT_BASIS[1]
+    w = w + rng.normal(0, 0.05, w.shape)
+    return WeightSet.from_arrays([wi.reshape(8, 3, 3, 3) for wi in w], layer=1, iteration=100)
+
+
+@pytest.fixture
+def count_knn(monkeypatch):
+    calls = []
+    real = density.knn_table
+
+    def counting(points, k_max, **kw):
+        calls.append(k_max)
+        return real(points, k_max, **kw)
+
+    monkeypatch.setattr(density, "knn_table", counting)
+    return calls
+
+
+def test_knn_searched_once_for_any_k_and_p(weightset, count_knn):
+    a = Analysis()
+    cloud = a.cloud(weightset, CloudParams(layer=1))
+    assert len(cloud) == 20 * 8 * 3
+    d1 = a.dense(cloud, DensityParams(k=10, p=30))
+    d2 = a.dense(cloud, DensityParams(k=50, p=50))
+    d3 = a.dense(cloud, DensityParams(k=10, p=10))
+    assert count_knn == [300]
+    assert len(d1) == 144 and len(d2) == 240 and len(d3) == 48
+    assert isinstance(d1, DenseCloud) and d1.cloud.points.shape == (144, 9)
+    np.testing.assert_array_equal(d1.cloud.points, cloud.points[d1.indices])
+    assert d1.n_parent == len(cloud) and d1.codensity.shape == (144,)
+    a.dense(cloud, DensityParams(k=350, p=30))  # beyond k_max: one more search
+    a.dense(cloud, DensityParams(k=20, p=30))  # served by the larger table
+    assert count_knn == [300, 400]
+
+
+def test_graph_and_barcode_cached_per_params(weightset, monkeypatch):
+    import tdacnn.topology.mapper as mapper
+
+    a = Analysis()
+    dense = a.dense(a.cloud(weightset), DensityParams(k=20, p=40))
+    lens_calls = []
+    real_lens = mapper.compute_lens
+    monkeypatch.setattr(mapper, "compute_lens", lambda *args: lens_calls.append(args[2]) or real_lens(*args))
+    g1 = a.graph(dense, MapperParams(lens="pca2", n_cubes=5))
+    g2 = a.graph(dense, MapperParams(lens="pca2", n_cubes=8))  # cover change: lens reused
+    assert lens_calls == ["pca2"]
+    assert a.graph(dense, MapperParams(lens="pca2", n_cubes=5)) is g1
+    assert len(g1.nodes) != len(g2.nodes) or g1.meta != g2.meta
+    b = a.barcode(dense, PersistenceParams(n_perm=100))
+    assert a.barcode(dense, PersistenceParams(n_perm=100)) is b
+    assert b.h1_significant == 1  # the filters were drawn on the primary circle
+
+
+def test_diskcache_store_round_trips(weightset, tmp_path, count_knn):
+    import diskcache
+
+    with diskcache.Cache(str(tmp_path / "c")) as store:
+        a = Analysis(store)
+        cloud = a.cloud(weightset)
+        dense = a.dense(cloud, DensityParams(k=15, p=30))
+        g = a.graph(dense, MapperParams())
+        b = a.barcode(dense, PersistenceParams(n_perm=80))
+        # a fresh process (new Analysis) on the same store computes nothing
+        a2 = Analysis(store)
+        d2 = a2.dense(a2.cloud(weightset), DensityParams(k=15, p=30))
+        np.testing.assert_array_equal(d2.indices, dense.indices)
+        assert a2.graph(d2, MapperParams()).to_dict() == g.to_dict()
+        assert a2.barcode(d2, PersistenceParams(n_perm=80)).significant == b.significant
+        assert count_knn == [300]
+    pickle.dumps(dense)
+
+
+def test_errors(weightset):
+    a = Analysis()
+    cloud = a.cloud(weightset)
+    with pytest.raises(UserError, match="must be smaller than the number of points"):
+        a.dense(cloud, DensityParams(k=len(cloud), p=30))
+    with pytest.raises(UserError, match="iteration 5 was not saved for layer 1"):
+        a.cloud(weightset, CloudParams(iteration=5))

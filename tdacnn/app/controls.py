@@ -1,0 +1,159 @@
+"""The Explore controls: their defaults, parsing into stage parameters, and the URL.
+
+One :class:`ExploreRequest` describes a view (source, cloud, density filter,
+Mapper).  :func:`parse_request` turns raw control values (what Dash passes:
+numbers, None for an empty or unparsable input box, strings) into a request, or
+raises :class:`~tdacnn.errors.UserError` whose message names the control.
+:func:`to_query` / :func:`from_query` carry the same values in a URL query
+string so that a view can be shared and reloaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from tdacnn.errors import UserError
+from tdacnn.topology.params import CHANNEL_MODES, CloudParams, DensityParams, MapperParams
+
+__all__ = ["CONTROLS", "DEFAULTS", "ExploreRequest", "parse_request", "to_query", "from_query"]
+
+_D, _M = DensityParams(), MapperParams()
+
+#: Control names in the order the callbacks take them (also the URL keys).
+CONTROLS = ("source", "layer", "iteration", "channels", "k", "p", "lens", "n_cubes", "overlap",
+            "clusterer", "eps", "min_samples", "distance_cut")
+
+#: Default control values (the stage parameters' own defaults, but for ``n_cubes``).
+DEFAULTS: dict[str, Any] = {
+    "source": "default", "layer": None, "iteration": None, "channels": "each",
+    # 8 intervals per PCA axis: the shipped run's layer-2 circle comes out as one ring of ~40 nodes
+    "k": _D.k, "p": _D.p, "lens": _M.lens, "n_cubes": 8, "overlap": _M.overlap,
+    "clusterer": _M.clusterer, "eps": _M.eps, "min_samples": _M.min_samples, "distance_cut": _M.distance_cut,
+}
+
+_INTS = {"layer", "iteration", "k", "n_cubes", "min_samples"}
+_FLOATS = {"p", "overlap", "eps", "distance_cut"}
+_LABELS = {"k": "k (neighbours)", "p": "p (percent kept)", "n_cubes": "intervals", "overlap": "overlap",
+           "eps": "eps", "min_samples": "min samples", "distance_cut": "distance cut", "layer": "layer",
+           "iteration": "iteration"}
+
+
+@dataclass(frozen=True)
+class ExploreRequest:
+    """Everything that determines one Explore view."""
+
+    source: str
+    cloud: CloudParams
+    density: DensityParams
+    mapper: MapperParams
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "cloud": self.cloud.to_dict(), "density": self.density.to_dict(),
+                "mapper": self.mapper.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "ExploreRequest":
+        return cls(str(d["source"]), CloudParams.from_dict(d["cloud"]), DensityParams.from_dict(d["density"]),
+                   MapperParams.from_dict(d["mapper"]))
+
+    def controls(self) -> dict[str, Any]:
+        """The control values that give this request."""
+        return {"source": self.source, "layer": self.cloud.layer, "iteration": self.cloud.iteration,
+                "channels": self.cloud.channels, "k": self.density.k, "p": self.density.p,
+                **{name: getattr(self.mapper, name) for name in
+                   ("lens", "n_cubes", "overlap", "clusterer", "eps", "min_samples", "distance_cut")}}
+
+    def key(self) -> str:
+        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.mapper.key()}"
+
+
+def _number(name: str, value: Any, integer: bool, optional: bool = False):
+    label = _LABELS.get(name, name)
+    if value is None or value == "":
+        if optional:
+            return None
+        raise UserError(f"{label}: enter a number")
+    if isinstance(value, bool):
+        raise UserError(f"{label}: enter a number; got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{label}: {value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise UserError(f"{label}: enter a finite number; got {value!r}")
+    if integer:
+        if x != int(x):
+            raise UserError(f"{label} must be a whole number; got {value!r}")
+        return int(x)
+    return x
+
+
+def parse_request(values: Mapping[str, Any]) -> ExploreRequest:
+    """Control values to an :class:`ExploreRequest`.
+
+    Parameters
+    ----------
+    values : mapping of control name to raw value
+        Missing names take :data:`DEFAULTS`.
+
+    Raises
+    ------
+    UserError
+        One sentence naming the control, its value and the allowed range.
+    """
+    v = {**DEFAULTS, **{k: val for k, val in values.items() if k in CONTROLS}}
+    num = {name: _number(name, v[name], name in _INTS, optional=name in ("layer", "iteration"))
+           for name in _INTS | _FLOATS}
+    channels = v["channels"]
+    if isinstance(channels, str) and channels not in CHANNEL_MODES:
+        try:
+            channels = int(channels)
+        except ValueError:
+            raise UserError(f"channels must be one of {', '.join(CHANNEL_MODES)} or an input-channel number; "
+                            f"got {channels!r}") from None
+    if not v["source"]:
+        raise UserError("choose a source")
+    return ExploreRequest(
+        str(v["source"]),
+        CloudParams(num["layer"], num["iteration"], channels),
+        DensityParams(num["k"], num["p"]),
+        MapperParams(str(v["lens"]), num["n_cubes"], num["overlap"], str(v["clusterer"]), num["eps"],
+                     num["min_samples"], num["distance_cut"]),
+    )
+
+
+def to_query(request: ExploreRequest) -> str:
+    """``?source=default&layer=1&k=100...``: the request's controls, defaults left out."""
+    pairs = [(name, value) for name, value in request.controls().items()
+             if value is not None and (name in ("source", "layer") or value != DEFAULTS.get(name))]
+    return "?" + urlencode([(k, _fmt(v)) for k, v in pairs]) if pairs else ""
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v == int(v) and abs(v) < 1e15:
+        return str(int(v)) if not isinstance(v, bool) else str(v)
+    return str(v)
+
+
+def from_query(search: str | None) -> dict[str, Any]:
+    """Control values from a URL query string (unknown keys ignored; values as typed).
+
+    Values are converted to numbers where the control is numeric; a value that
+    does not parse is passed on as text, so the status line explains it.
+    """
+    out: dict[str, Any] = {}
+    for key, raw in parse_qsl((search or "").lstrip("?"), keep_blank_values=False):
+        if key not in CONTROLS:
+            continue
+        value: Any = raw
+        if key in _INTS | _FLOATS:
+            try:
+                x = float(raw)
+                value = int(x) if key in _INTS and x == int(x) else x
+            except ValueError:
+                value = raw
+        out[key] = value
+    return out

@@ -1,0 +1,123 @@
+"""Dynamics and Depth tabs: small multiples with the Explore view's parameters.
+
+Dynamics (the seed's Figure 5): rows layer 1 and layer 2, columns the saved
+training iterations.  Depth (Figure 6): one graph per conv layer at the last
+saved iteration.  Every cell uses the density and Mapper parameters currently set
+in Explore, nodes are coloured by size, and the caption gives the number of
+significant H1 bars.  They compute only while their tab is open (each stage is
+cached, so reopening is instant).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from dash import Input, Output, State, dcc, html, no_update
+
+from tdacnn.app import services
+from tdacnn.app.controls import ExploreRequest
+from tdacnn.errors import UserError
+from tdacnn.view.multiples import Cell, error_cell, make_cell, small_stylesheet
+
+__all__ = ["dynamics_layout", "depth_layout", "dynamics_cells", "depth_cells", "update_dynamics", "update_depth",
+           "register"]
+
+log = logging.getLogger(__name__)
+
+
+def _cell(request: ExploreRequest, layer: int, iteration: int, title: str) -> Cell:
+    req = replace(request, cloud=replace(request.cloud, layer=layer, iteration=iteration))
+    try:
+        result = services.compute_graph(req)
+        barcode = services.compute_barcode(req)
+    except (UserError, ValueError) as exc:
+        return error_cell(title, str(exc))
+    return make_cell(title, result.graph, barcode)
+
+
+def dynamics_cells(request: ExploreRequest, layers: tuple[int, ...] = (1, 2)) -> list[list[Cell]]:
+    """Rows of cells: one row per layer in ``layers`` (present in the source), one column per iteration."""
+    ws = services.load_source(request.source)
+    rows = []
+    for layer in [layer for layer in layers if layer in ws.layers()]:
+        rows.append([_cell(request, layer, it, f"layer {layer} · " + (f"iteration {it}" if it >= 0 else "final"))
+                     for it in ws.iterations(layer)])
+    return rows
+
+
+def depth_cells(request: ExploreRequest) -> list[Cell]:
+    """One cell per conv layer, at the request's iteration where saved, else the layer's last."""
+    ws = services.load_source(request.source)
+    cells = []
+    for layer in ws.layers():
+        its = ws.iterations(layer)
+        it = request.cloud.iteration if request.cloud.iteration in its else its[-1]
+        cells.append(_cell(request, layer, it, f"layer {layer}" + (f" · iteration {it}" if it >= 0 else "")))
+    return cells
+
+
+def _render(cell: Cell, size: int = 210) -> html.Div:
+    import dash_cytoscape as cyto
+
+    body = (cyto.Cytoscape(elements=cell.elements, stylesheet=small_stylesheet(),
+                           layout={"name": "preset", "fit": True, "padding": 10},
+                           userZoomingEnabled=False, userPanningEnabled=False, autoungrabify=True,
+                           style={"width": f"{size}px", "height": f"{size}px"})
+            if cell.elements else html.Div(className="cell-empty", style={"height": f"{size}px"}))
+    return html.Div([html.Div(cell.title, className="cell-title"), body,
+                     html.Div(cell.caption, className="cell-caption error" if cell.error else "cell-caption")],
+                     className="cell")
+
+
+def _request(data):
+    if not data or "error" in data:
+        raise UserError((data or {}).get("error") or "set valid parameters in Explore first")
+    return ExploreRequest.from_dict(data)
+
+
+def dynamics_layout() -> html.Div:
+    return html.Div([
+        html.P("Mapper graphs of layers 1 and 2 at each saved training iteration, with the parameters set in "
+               "Explore (nodes coloured by size: dark = big). Under each: significant H1 bars.", className="hint"),
+        dcc.Loading(html.Div(id="dynamics-grid", className="multiples"), type="dot"),
+    ], className="tab-body")
+
+
+def depth_layout() -> html.Div:
+    return html.Div([
+        html.P("One Mapper graph per conv layer (last saved iteration), with the parameters set in Explore.",
+               className="hint"),
+        dcc.Loading(html.Div(id="depth-grid", className="multiples"), type="dot"),
+    ], className="tab-body")
+
+
+def update_dynamics(tab: str | None, request_data: dict | None):
+    """Tab "dynamics" open → the grid of small multiples."""
+    if tab != "dynamics":
+        return no_update
+    try:
+        rows = dynamics_cells(_request(request_data))
+    except (UserError, ValueError) as exc:
+        return html.Div(str(exc), className="status")
+    if not rows:
+        return html.Div("this source has no layer 1 or 2", className="status")
+    return [html.Div([_render(c) for c in row], className="multiples-row") for row in rows]
+
+
+def update_depth(tab: str | None, request_data: dict | None):
+    """Tab "depth" open → one small graph per conv layer."""
+    if tab != "depth":
+        return no_update
+    try:
+        cells = depth_cells(_request(request_data))
+    except (UserError, ValueError) as exc:
+        return html.Div(str(exc), className="status")
+    return html.Div([_render(c) for c in cells], className="multiples-row wrap")
+
+
+def register(app) -> None:
+    app.callback(Output("dynamics-grid", "children"), Input("tabs", "value"),
+                 State("explore-request", "data"))(update_dynamics)
+    app.callback(Output("depth-grid", "children"), Input("tabs", "value"),
+                 State("explore-request", "data"))(update_depth)

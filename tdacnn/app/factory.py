@@ -1,0 +1,131 @@
+"""``create_app``: the Dash app — Explore, Dynamics, Depth and Jobs tabs.
+
+The background-callback manager is chosen once, outside the views: by default
+:func:`tdacnn.jobs.manager.get_manager` (Dash's DiskcacheManager, or its
+CeleryManager when ``REDIS_URL`` is set); a DiskcacheManager under
+``cache_dir()`` if the jobs backend is unavailable.  The web process never
+imports torch: only jobs (forked or on Celery workers) train or load networks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from dash import Dash, dcc, html
+
+from tdacnn import config
+
+__all__ = ["create_app", "default_manager", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).with_name("assets")
+
+
+def default_manager():
+    """The jobs backend's manager, or a DiskcacheManager of our own."""
+    try:
+        from tdacnn.jobs.manager import get_manager
+    except ImportError:
+        import diskcache
+        from dash import DiskcacheManager
+
+        return DiskcacheManager(diskcache.Cache(str(config.cache_dir() / "callbacks")))
+    return get_manager()
+
+
+def _jobs_panel():
+    """D2's jobs panel module, or None when it is not importable."""
+    try:
+        return importlib.import_module("tdacnn.app.jobs_panel")
+    except ImportError as exc:
+        log.warning("jobs panel unavailable: %s", exc)
+        return None
+
+
+def _jobs_tab(panel) -> Any:
+    if panel is None:
+        return html.Div([html.P("The jobs panel (training runs, checkpoint upload) is not available in this build."),
+                         __import__("dash").dcc.Store(id="jobs-sources-version", data={"version": 0})])
+    return panel.layout()
+
+
+def _layout(panel):
+    from tdacnn.app import dynamics, explore
+
+    def serve():
+        return html.Div([
+            dcc.Location(id="url", refresh=False),
+            html.Header([
+                html.H1("tdacnn"),
+                html.Span("Mapper graphs and barcodes of what convolutional filters learn", className="tagline"),
+            ], className="header"),
+            dcc.Tabs(id="tabs", value="explore", children=[
+                dcc.Tab(label="Explore", value="explore", children=explore.layout()),
+                dcc.Tab(label="Dynamics", value="dynamics", children=dynamics.dynamics_layout()),
+                dcc.Tab(label="Depth", value="depth", children=dynamics.depth_layout()),
+                dcc.Tab(label="Jobs", value="jobs", children=_jobs_tab(panel)),
+            ]),
+        ], className="page")
+
+    return serve
+
+
+def warm_up() -> None:
+    """Compute the default view in the background so the first page load finds it cached."""
+    def run():
+        try:
+            from tdacnn.app import explore
+            from tdacnn.app.controls import CONTROLS, DEFAULTS
+
+            source = explore.default_source()
+            if source is None:
+                return
+            # the same callbacks the first page load runs (this also imports what they need)
+            request, _ = explore.parse_controls(*[{**DEFAULTS, "source": source}[c] for c in CONTROLS])
+            explore.update_graph(request, None)
+            explore.update_orientation(request)
+            explore.update_barcode(request, "barcode")
+        except Exception:  # noqa: BLE001 - warming is best effort; the page reports real errors
+            log.info("warm-up skipped", exc_info=True)
+
+    threading.Thread(target=run, name="tdacnn-warm-up", daemon=True).start()
+
+
+def create_app(manager: Any = None, *, warm: bool = True, title: str = "tdacnn") -> Dash:
+    """Build the Dash app.
+
+    Parameters
+    ----------
+    manager : dash background-callback manager, optional
+        Default: :func:`default_manager`.
+    warm : bool
+        Precompute the default view in a thread (first graph at once).
+    title : str
+
+    Returns
+    -------
+    dash.Dash
+        ``app.server`` is the Flask app (for gunicorn).
+    """
+    from tdacnn.app import dynamics, explore
+
+    if manager is None:
+        manager = default_manager()
+    app = Dash(__name__, title=title, assets_folder=str(ASSETS), background_callback_manager=manager,
+               suppress_callback_exceptions=True, update_title=None)
+    panel = _jobs_panel()
+    app.layout = _layout(panel)
+    explore.register(app)
+    dynamics.register(app)
+    if panel is not None:
+        register = getattr(panel, "register_callbacks", None) or getattr(panel, "register", None)
+        if register is not None:
+            register(app)
+    if warm:
+        warm_up()
+    return app

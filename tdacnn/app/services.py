@@ -1,0 +1,285 @@
+"""What the callbacks call: sources, the cached analysis, and the results of one view.
+
+Everything here is plain Python (no Dash), so callbacks stay thin and tests can
+call it directly.  The analysis is :class:`tdacnn.analysis.Analysis` on a
+diskcache store under ``cache_dir()/"results"`` (results survive restarts); a
+small in-process memo in front of it keeps the last graphs at hand for the
+gallery, exports and stable layouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from tdacnn import config
+from tdacnn.app.controls import ExploreRequest
+from tdacnn.errors import UserError
+from tdacnn.topology.params import PersistenceParams, check_against_cloud
+from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
+
+__all__ = ["GraphResult", "list_sources", "load_source", "initial_layer", "INITIAL_LAYERS", "layer_options", "iteration_options",
+           "get_analysis", "compute_graph", "compute_barcode", "compute_angles", "node_members", "reset"]
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_analysis: dict[str, Any] = {}
+_memo: OrderedDict[tuple, Any] = OrderedDict()
+_key_locks: dict[tuple, threading.Lock] = {}
+_MEMO_SIZE = 64
+
+
+def reset() -> None:
+    """Forget the analysis objects and memoised results (tests; a new TDACNN_HOME)."""
+    with _lock:
+        for a in _analysis.values():
+            store = getattr(a, "store", None)
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+        _analysis.clear()
+        _memo.clear()
+
+
+# ---- sources ---------------------------------------------------------------
+def list_sources() -> list[dict]:
+    """Selector options ``[{"value", "label"}]``: the default run, runs, uploads."""
+    try:
+        from tdacnn.jobs.sources import list_sources as _list
+    except ImportError:  # the jobs backend is optional here
+        return _fallback_sources()
+    return _list()
+
+
+def _fallback_sources() -> list[dict]:
+    out = []
+    if (config.DEFAULT_RUN / RUN_WEIGHTS_FILE).is_file():
+        out.append({"value": "default", "label": "default run (shipped)"})
+    for folder in sorted(config.runs_dir().iterdir()):
+        if (folder / RUN_WEIGHTS_FILE).is_file():
+            out.append({"value": f"run:{folder.name}", "label": f"run {folder.name}"})
+    return out
+
+
+def load_source(source_id: str) -> WeightSet:
+    """The WeightSet behind a source id (UserError when it cannot be had)."""
+    try:
+        from tdacnn.jobs.sources import load_source as _load
+    except ImportError:
+        return _fallback_load(source_id)
+    return _load(source_id)
+
+
+def _fallback_load(source_id: str) -> WeightSet:
+    if source_id == "default":
+        path = config.DEFAULT_RUN
+    elif source_id.startswith("run:") and "/" not in source_id and ".." not in source_id:
+        path = config.runs_dir() / source_id[4:]
+    else:
+        raise UserError(f"unknown source {source_id!r}")
+    try:
+        return WeightSet.load(path)
+    except WeightSetError as exc:
+        raise UserError(str(exc)) from None
+
+
+#: Layer shown first for a source, when its metadata does not say (``meta["default_view"]["layer"]``):
+#: the shipped digits run shows its circle of edge detectors in layer 2.
+INITIAL_LAYERS = {"default": 2}
+
+
+def initial_layer(source_id: str, ws: WeightSet) -> int | None:
+    """The layer a fresh view of ``source_id`` opens on.
+
+    ``ws.meta["default_view"]["layer"]`` when the run names one, else
+    :data:`INITIAL_LAYERS`, else the first conv layer.
+    """
+    layers = ws.layers()
+    if not layers:
+        return None
+    view = ws.meta.get("default_view") if isinstance(ws.meta, dict) else None
+    wanted = view.get("layer") if isinstance(view, dict) else INITIAL_LAYERS.get(source_id)
+    return wanted if wanted in layers else layers[0]
+
+
+def layer_options(ws: WeightSet) -> list[dict]:
+    """``[{"label": "1 · conv1.weight (32×1×3×3)", "value": 1}, ...]``."""
+    names = ws.layer_names()
+    out = []
+    for layer in ws.layers():
+        shape = next(e.weight.shape for e in ws.entries if e.layer == layer)
+        name = f" · {names[layer]}" if names.get(layer) else ""
+        out.append({"label": f"layer {layer}{name} ({'×'.join(map(str, shape))})", "value": layer})
+    return out
+
+
+def iteration_options(ws: WeightSet, layer: int | None) -> list[dict]:
+    """``[{"label": "iteration 500", "value": 500}, ...]`` for one layer (last one marked)."""
+    if layer not in ws.layers():
+        layer = ws.layers()[0] if ws.layers() else None
+    its = ws.iterations(layer) if layer is not None else []
+    out = []
+    for i, it in enumerate(its):
+        label = "unknown iteration" if it < 0 else f"iteration {it}"
+        out.append({"label": label + (" (last)" if i == len(its) - 1 and len(its) > 1 else ""), "value": it})
+    return out
+
+
+# ---- analysis --------------------------------------------------------------
+def get_analysis():
+    """The process's :class:`tdacnn.analysis.Analysis`, on a diskcache store under the data directory."""
+    import diskcache
+
+    from tdacnn.analysis import Analysis
+
+    path = str(config.cache_dir() / "results")
+    with _lock:
+        a = _analysis.get(path)
+        if a is None:
+            a = Analysis(store=diskcache.Cache(path, size_limit=2**30))
+            _analysis[path] = a
+        return a
+
+
+def _memoised(key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()`` once per key: concurrent callbacks asking for the same stage wait for one computation."""
+    with _lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _lock:
+            if key in _memo:
+                return _memo[key]
+        value = make()
+        with _lock:
+            _memo[key] = value
+            _key_locks.pop(key, None)
+            while len(_memo) > _MEMO_SIZE:
+                _memo.popitem(last=False)
+    return value
+
+
+def _cloud_params(ws: WeightSet, request: ExploreRequest):
+    """The request's CloudParams with layer/iteration resolved against the weights."""
+    from dataclasses import replace
+
+    layers = ws.layers()
+    if not layers:
+        raise UserError("this source holds no conv layers")
+    layer = request.cloud.layer if request.cloud.layer is not None else initial_layer(request.source, ws)
+    if layer not in layers:
+        raise UserError(f"layer {layer} is not in this source; available layers: {layers}")
+    its = ws.iterations(layer)
+    it = request.cloud.iteration if request.cloud.iteration is not None else its[-1]
+    if it not in its:
+        raise UserError(f"iteration {it} was not saved for layer {layer}; available: {its}")
+    return replace(request.cloud, layer=layer, iteration=it)
+
+
+@dataclass(frozen=True)
+class GraphResult:
+    """One Explore view, computed.
+
+    Attributes
+    ----------
+    request : ExploreRequest
+    cloud : PointCloud
+        The whole cloud of the chosen layer and iteration.
+    dense : DenseCloud
+        The density-filtered cloud (``dense.cloud``), its codensity and its
+        indices into ``cloud`` (``dense.indices``).
+    graph : MapperGraph
+        Node members index ``dense.cloud``.
+    summary : dict
+        ``nodes, edges, components, cycle_rank, betti1``.
+    """
+
+    request: ExploreRequest
+    cloud: Any
+    dense: Any
+    graph: Any
+    summary: dict
+
+    @property
+    def space(self) -> str:
+        """Key of the index space of :meth:`members_space` (the whole cloud)."""
+        return self.cloud.key()
+
+    def members_space(self) -> np.ndarray:
+        """Map from filtered-cloud indices to whole-cloud indices."""
+        return np.asarray(self.dense.indices, dtype=np.int64)
+
+
+def _dense(request: ExploreRequest):
+    def make():
+        ws = load_source(request.source)
+        cparams = _cloud_params(ws, request)
+        analysis = get_analysis()
+        cloud = analysis.cloud(ws, cparams)
+        check_against_cloud(len(cloud), request.density)
+        return cloud, analysis.dense(cloud, request.density)
+
+    return _memoised(("dense", request.source, request.cloud.key(), request.density.key()), make)
+
+
+def compute_graph(request: ExploreRequest) -> GraphResult:
+    """Cloud → density filter → Mapper graph for one request (each stage cached).
+
+    Raises
+    ------
+    UserError
+        Unknown source, missing layer/iteration, k too large for the cloud, ...
+    """
+    def make():
+        from tdacnn.topology.mapper import graph_summary
+
+        cloud, dense = _dense(request)
+        graph = get_analysis().graph(dense, request.mapper)
+        return GraphResult(request, cloud, dense, graph, graph_summary(graph))
+
+    return _memoised(("graph", request.key()), make)
+
+
+def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = None):
+    """The barcode of the request's density-filtered cloud (cached)."""
+    params = params or PersistenceParams()
+    _, dense = _dense(request)
+    return _memoised(("barcode", request.source, request.cloud.key(), request.density.key(), params.key()),
+                     lambda: get_analysis().barcode(dense, params))
+
+
+def compute_angles(request: ExploreRequest, dense_only: bool = True) -> np.ndarray:
+    """Angles on the primary circle of the filtered (or whole) cloud, radians in [0, 2π)."""
+    from tdacnn.topology.orientation import orientation
+
+    cloud, dense = _dense(request)
+    pts = dense.cloud.points if dense_only else cloud.points
+    if pts.shape[1] != 9:
+        return np.zeros(0)
+    return _memoised(("angles", request.key(), dense_only), lambda: orientation(pts)[0])
+
+
+def node_members(result: GraphResult, node_ids: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Union of the members of some nodes: (filters (n, kh, kw), provenance arrays)."""
+    by_id = {n.id: n for n in result.graph.nodes}
+    missing = [i for i in node_ids if i not in by_id]
+    if missing:
+        raise UserError(f"node {missing[0]!r} is not in the current graph (it changed); click again")
+    if not node_ids:
+        return np.zeros((0, *result.dense.cloud.kernel_shape)), {}
+    idx = np.unique(np.concatenate([by_id[i].members for i in node_ids]))
+    sub = result.dense.cloud.subset(idx)
+    return sub.filters(), sub.provenance
+
+
+def cache_path() -> Path:
+    return config.cache_dir() / "results"

@@ -1,0 +1,161 @@
+"""Fixtures for the app tests: synthetic runs, the real app in a subprocess, a headless browser.
+
+Reusable by other app tests (e.g. tests/app/test_browser_jobs.py):
+
+- ``start_app(home, env=None)``: context manager; runs ``python app.py`` on a free
+  127.0.0.1 port with ``TDACNN_HOME=home`` and yields the base URL.
+- ``app_home`` (module scope): a fresh data directory with a small synthetic run
+  ``run:synthetic`` (40 "networks" of gradient filters at 3 iterations); override it
+  in a test module to start the app on other data.
+- ``live_app`` (module scope): the base URL of the app started on ``app_home``.
+- ``browser`` (session scope) and ``page``: Debian's chromium through Playwright;
+  ``page.console_errors`` collects console errors and page errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tdacnn.weights import WeightEntry, WeightSet
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def gradient(theta: float) -> np.ndarray:
+    """3x3 linear gradient at angle ``theta``: a point of the primary circle."""
+    y, x = np.mgrid[-1:2, -1:2]
+    return np.cos(theta) * x + np.sin(theta) * y
+
+
+def synthetic_weightset(n_networks: int = 40, seed: int = 0) -> WeightSet:
+    """Layer 1 (8 out, 1 in) and layer 2 (8 out, 2 in) of edge detectors plus noise that shrinks
+    over iterations 0, 100, 500: at the last iteration the filters lie near the primary circle."""
+    rng = np.random.default_rng(seed)
+    entries = []
+    for net in range(n_networks):
+        for it, noise in ((0, 2.0), (100, 0.6), (500, 0.25)):
+            w1 = np.stack([gradient(rng.uniform(0, 2 * np.pi))[None] + noise * rng.normal(size=(1, 3, 3))
+                           for _ in range(8)])
+            w2 = np.stack([np.stack([gradient(rng.uniform(0, 2 * np.pi)) + noise * rng.normal(size=(3, 3))
+                                     for _ in range(2)]) for _ in range(8)])
+            entries.append(WeightEntry(net, 1, it, w1, "conv1.weight"))
+            entries.append(WeightEntry(net, 2, it, w2, "conv2.weight"))
+    return WeightSet(entries, {"dataset": "synthetic", "n_networks": n_networks})
+
+
+def make_home(path: Path) -> Path:
+    """A data directory holding the synthetic run as ``runs/synthetic``."""
+    synthetic_weightset().save(path / "runs" / "synthetic")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_app(home: Path, env: dict | None = None, timeout: float = 90.0):
+    """Run ``python app.py`` on a free port with ``TDACNN_HOME=home``; yield its base URL.
+
+    The server runs in its own process group, which is ended (with the background
+    job processes it forked) when the context exits.
+    """
+    port = free_port()
+    log = open(Path(home) / f"app-{port}.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
+                            env={**os.environ, "TDACNN_HOME": str(home), **(env or {})},
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited with {proc.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"app did not answer within {timeout:.0f} s; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def synthetic_home(tmp_path, monkeypatch) -> Path:
+    """TDACNN_HOME for in-process tests, with the synthetic run; services reset around the test."""
+    from tdacnn.app import services
+
+    home = make_home(tmp_path / "home")
+    monkeypatch.setenv("TDACNN_HOME", str(home))
+    services.reset()
+    yield home
+    services.reset()
+
+
+@pytest.fixture(scope="module")
+def app_home(tmp_path_factory) -> Path:
+    return make_home(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="module")
+def live_app(app_home):
+    with start_app(app_home) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    for _ in range(60):  # chromium may still be being installed
+        if Path(CHROMIUM).exists():
+            break
+        time.sleep(5)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page (1500x1000); ``page.console_errors`` lists errors seen."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.console_errors = errors
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -193,7 +194,8 @@ class WeightSet:
                 ]
         except WeightSetError:
             raise
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError, zlib.error,
+                NotImplementedError, RuntimeError) as exc:  # what zipfile/zlib raise on damaged bytes
             raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from None
         return cls(entries, header.get("meta", {}))
 

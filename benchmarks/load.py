@@ -1,0 +1,254 @@
+"""Load test: ≥ 20 concurrent sessions moving sliders on a real app process.
+
+Starts ``python app.py`` on a free loopback port with a fresh data directory
+holding a synthetic run (edge-detector filters plus noise), then drives N
+concurrent sessions for a bounded time.  Each session "moves a slider" by
+posting, through Dash's own HTTP endpoint (``POST /_dash-update-component``),
+the two callbacks the page would run: control values → request
+(``explore-request``), then request → Cytoscape elements (``explore-graph``),
+carrying its own ``explore-memory`` from one move to the next as the browser
+does.  At every moment the sessions use distinct parameters, and each response
+is checked against its own request (k, p and the cover echoed back), so a
+result served to the wrong session is counted.
+
+Prints requests served, errors, cross-session mismatches, p50/p95 latency of
+the graph callback (all, and for parameters already computed once = cached
+stages), and the same for the whole slider move.  ``--json`` prints one JSON
+object.  Loopback only; timings on a shared machine are noisy.
+
+    python benchmarks/load.py --sessions 20 --seconds 60 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CONTROLS = ("source", "layer", "iteration", "channels", "k", "p", "lens", "n_cubes", "overlap",
+            "clusterer", "eps", "min_samples", "distance_cut")
+BASE = {"source": "run:synthetic", "layer": 1, "iteration": None, "channels": "each", "k": 10, "p": 30.0,
+        "lens": "pca2", "n_cubes": 8, "overlap": 0.3, "clusterer": "single", "eps": 0.5, "min_samples": 3,
+        "distance_cut": 0.5}
+#: distinct parameter combinations (≥ sessions, so concurrent sessions never share one)
+COMBOS = [(k, p, n, o) for k in (8, 12, 16) for p in (30.0, 50.0) for n in (6, 8, 10, 12) for o in (0.3,)]
+
+
+def synthetic_home(path: Path, networks: int = 40, filters: int = 16, seed: int = 0) -> Path:
+    """A data directory with ``runs/synthetic``: gradient filters at random angles plus noise."""
+    from tdacnn.weights import WeightEntry, WeightSet
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[-1:2, -1:2]
+    entries = []
+    for net in range(networks):
+        th = rng.uniform(0, 2 * np.pi, filters)
+        w = np.cos(th)[:, None, None] * x + np.sin(th)[:, None, None] * y + 0.3 * rng.normal(size=(filters, 3, 3))
+        entries.append(WeightEntry(net, 1, 100, w[:, None], "conv1.weight"))
+    WeightSet(entries, {"dataset": "synthetic"}).save(path / "runs" / "synthetic")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def app_process(home: Path, timeout: float = 120):
+    port = _free_port()
+    log = open(home / "app.log", "w")
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
+                            env={**env, "TDACNN_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.time()
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited: {(home / 'app.log').read_text()[-2000:]}")
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(url + "/", timeout=2).status == 200:
+                    break
+            if time.time() - t0 > timeout:
+                raise RuntimeError("app did not start")
+            time.sleep(0.3)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        log.close()
+
+
+def _get_json(url: str):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _output_key(deps: list, first_output: str) -> dict:
+    for dep in deps:
+        if first_output in dep["output"]:
+            return dep
+    raise RuntimeError(f"no callback with output {first_output} (is this the tdacnn app?)")
+
+
+def _post(url: str, payload: dict, timeout: float = 60) -> tuple[int, dict | None, float]:
+    data = json.dumps(payload).encode()
+    req = urllib.request.Request(url + "/_dash-update-component", data=data,
+                                 headers={"Content-Type": "application/json"})
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            body = r.read()
+            return r.status, (json.loads(body) if body else None), time.perf_counter() - t0
+    except urllib.error.HTTPError as exc:
+        return exc.code, None, time.perf_counter() - t0
+    except (OSError, ValueError):
+        return 0, None, time.perf_counter() - t0
+
+
+def _outputs(output: str) -> list[dict]:
+    parts = output.strip(".").split("...") if output.startswith("..") else [output]
+    return [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.graph_all: list[float] = []
+        self.graph_cached: list[float] = []
+        self.move: list[float] = []
+        self.requests = 0
+        self.errors: list[str] = []
+        self.mismatches = 0
+        self.seen: set[tuple] = set()
+
+
+def session(i: int, url: str, deps: dict, until: float, stats: Stats) -> None:
+    parse, graph = deps["parse"], deps["graph"]
+    memory = None
+    step = 0
+    while time.time() < until:
+        k, p, n, o = COMBOS[(i + step * 7) % len(COMBOS)]
+        step += 1
+        values = {**BASE, "k": k, "p": p, "n_cubes": n, "overlap": o}
+        t_move = time.perf_counter()
+        status, body, _dt = _post(url, {
+            "output": parse["output"], "outputs": _outputs(parse["output"]),
+            "inputs": [{"id": f"explore-{c}", "property": "value", "value": values[c]} for c in CONTROLS],
+            "changedPropIds": ["explore-k.value"], "state": []})
+        with stats.lock:
+            stats.requests += 1
+        if status != 200 or not body:
+            with stats.lock:
+                stats.errors.append(f"parse: HTTP {status}")
+            continue
+        request = body["response"]["explore-request"]["data"]
+        if request.get("density", {}).get("k") != k or request.get("mapper", {}).get("n_cubes") != n:
+            with stats.lock:
+                stats.mismatches += 1
+            continue
+        with stats.lock:
+            cached = (k, p, n, o) in stats.seen
+        status, body, dt = _post(url, {
+            "output": graph["output"], "outputs": _outputs(graph["output"]),
+            "inputs": [{"id": "explore-request", "property": "data", "value": request}],
+            "changedPropIds": ["explore-request.data"],
+            "state": [{"id": "explore-memory", "property": "data", "value": memory}]})
+        move = time.perf_counter() - t_move
+        with stats.lock:
+            stats.requests += 1
+            if status != 200 or not body:
+                stats.errors.append(f"graph: HTTP {status}")
+                continue
+            resp = body["response"]
+            text = json.dumps(resp.get("explore-summary", {}))
+            echoed = resp.get("explore-memory", {}).get("data", {}).get("request", {})
+            if f"k = {k}, p = {p:g}%" not in text or echoed.get("mapper", {}).get("n_cubes") != n:
+                stats.mismatches += 1
+                continue
+            status_text = resp.get("explore-status", {}).get("children")
+            if status_text and "no nodes" not in status_text:
+                stats.errors.append(f"graph: {status_text}")
+                continue
+            memory = resp["explore-memory"]["data"]
+            stats.graph_all.append(dt)
+            stats.move.append(move)
+            if cached:
+                stats.graph_cached.append(dt)
+            stats.seen.add((k, p, n, o))
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 4) if values else None
+
+
+def run(sessions: int, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="tdacnn-load-") as tmp:
+        home = synthetic_home(Path(tmp))
+        t_start = time.perf_counter()
+        with app_process(home) as url:
+            startup = time.perf_counter() - t_start
+            all_deps = _get_json(url + "/_dash-dependencies")
+            deps = {"parse": _output_key(all_deps, "explore-request.data"),
+                    "graph": _output_key(all_deps, "explore-graph.elements")}
+            stats = Stats()
+            until = time.time() + seconds
+            threads = [threading.Thread(target=session, args=(i, url, deps, until, stats), daemon=True)
+                       for i in range(sessions)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(seconds + 120)
+            wall = time.perf_counter() - t0
+    return {
+        "sessions": sessions, "seconds": round(wall, 1), "app_start_s": round(startup, 1),
+        "requests": stats.requests, "requests_per_s": round(stats.requests / wall, 1),
+        "graph_updates": len(stats.graph_all), "errors": len(stats.errors), "error_examples": stats.errors[:5],
+        "cross_session_mismatches": stats.mismatches,
+        "graph_p50_s": _pct(stats.graph_all, 50), "graph_p95_s": _pct(stats.graph_all, 95),
+        "graph_cached_p50_s": _pct(stats.graph_cached, 50), "graph_cached_p95_s": _pct(stats.graph_cached, 95),
+        "move_p50_s": _pct(stats.move, 50), "move_p95_s": _pct(stats.move, 95),
+        "cpu_cores": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+    if args.sessions > len(COMBOS):
+        ap.error(f"at most {len(COMBOS)} sessions (distinct parameter sets)")
+    result = run(args.sessions, args.seconds)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>26}: {value}")
+    return 0 if result["errors"] == 0 and result["cross_session_mismatches"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

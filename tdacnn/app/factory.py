@@ -9,7 +9,6 @@ imports torch: only jobs (forked or on Celery workers) train or load networks.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from pathlib import Path
@@ -23,39 +22,22 @@ __all__ = ["create_app", "default_manager", "warm_up"]
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).with_name("assets")
+#: The repository's top-level ``assets/`` (CSS served by Dash).
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+#: Flask refuses request bodies over this size before reading them (uploads are
+#: limited to MAX_UPLOAD_BYTES; base64 inflates them by a third).
+MAX_REQUEST_BYTES = 100 * 2**20
 
 
 def default_manager():
-    """The jobs backend's manager, or a DiskcacheManager of our own."""
-    try:
-        from tdacnn.jobs.manager import get_manager
-    except ImportError:
-        import diskcache
-        from dash import DiskcacheManager
+    """The background-callback manager (DiskcacheManager, or CeleryManager with REDIS_URL)."""
+    from tdacnn.jobs.manager import get_manager
 
-        return DiskcacheManager(diskcache.Cache(str(config.cache_dir() / "callbacks")))
     return get_manager()
 
 
-def _jobs_panel():
-    """D2's jobs panel module, or None when it is not importable."""
-    try:
-        return importlib.import_module("tdacnn.app.jobs_panel")
-    except ImportError as exc:
-        log.warning("jobs panel unavailable: %s", exc)
-        return None
-
-
-def _jobs_tab(panel) -> Any:
-    if panel is None:
-        return html.Div([html.P("The jobs panel (training runs, checkpoint upload) is not available in this build."),
-                         __import__("dash").dcc.Store(id="jobs-sources-version", data={"version": 0})])
-    return panel.layout()
-
-
-def _layout(panel):
-    from tdacnn.app import dynamics, explore
+def _layout():
+    from tdacnn.app import dynamics, explore, jobs_panel
 
     def serve():
         return html.Div([
@@ -68,7 +50,7 @@ def _layout(panel):
                 dcc.Tab(label="Explore", value="explore", children=explore.layout()),
                 dcc.Tab(label="Dynamics", value="dynamics", children=dynamics.dynamics_layout()),
                 dcc.Tab(label="Depth", value="depth", children=dynamics.depth_layout()),
-                dcc.Tab(label="Jobs", value="jobs", children=_jobs_tab(panel)),
+                dcc.Tab(label="Jobs", value="jobs", children=jobs_panel.layout()),
             ]),
         ], className="page")
 
@@ -112,20 +94,17 @@ def create_app(manager: Any = None, *, warm: bool = True, title: str = "tdacnn")
     dash.Dash
         ``app.server`` is the Flask app (for gunicorn).
     """
-    from tdacnn.app import dynamics, explore
+    from tdacnn.app import dynamics, explore, jobs_panel
 
     if manager is None:
         manager = default_manager()
     app = Dash(__name__, title=title, assets_folder=str(ASSETS), background_callback_manager=manager,
                suppress_callback_exceptions=True, update_title=None)
-    panel = _jobs_panel()
-    app.layout = _layout(panel)
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.layout = _layout()
     explore.register(app)
     dynamics.register(app)
-    if panel is not None:
-        register = getattr(panel, "register_callbacks", None) or getattr(panel, "register", None)
-        if register is not None:
-            register(app)
+    jobs_panel.register_callbacks(app)
     if warm:
         warm_up()
     return app

@@ -8,8 +8,7 @@ Reusable by other app tests (e.g. tests/app/test_browser_jobs.py):
   ``run:synthetic`` (40 "networks" of gradient filters at 3 iterations); override it
   in a test module to start the app on other data.
 - ``live_app`` (module scope): the base URL of the app started on ``app_home``.
-- ``browser`` (session scope) and ``page``: Debian's chromium through Playwright;
-  ``page.console_errors`` collects console errors and page errors.
+- ``browser`` and ``page`` come from tests/conftest.py (one Playwright for the whole session).
 """
 
 from __future__ import annotations
@@ -30,9 +29,6 @@ import pytest
 from tdacnn.weights import WeightEntry, WeightSet
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 SCREENSHOTS = REPO / "docs" / "screenshots"
 
 
@@ -133,29 +129,3 @@ def live_app(app_home):
         yield url
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    for _ in range(60):  # chromium may still be being installed
-        if Path(CHROMIUM).exists():
-            break
-        time.sleep(5)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh browser context and page (1500x1000); ``page.console_errors`` lists errors seen."""
-    context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.console_errors = errors
-    pg.set_default_timeout(60_000)
-    yield pg
-    context.close()

@@ -99,7 +99,8 @@ def test_url_parameters_are_applied_on_load(live_app, page):
     wait_for_graph(page)
     page.wait_for_function("() => document.getElementById('explore-k-value').textContent === '40'")
     assert page.locator("#explore-n_cubes-value").inner_text() == "7"
-    page.wait_for_function("() => /→/.test(document.getElementById('explore-summary').textContent)")
+    # the graph drawn first may still be the default one: wait for the one the URL asked for
+    page.wait_for_function("() => /→.*k = 40\\b/.test(document.getElementById('explore-summary').textContent)")
     assert "k = 40" in page.locator("#explore-summary").inner_text()
 
 

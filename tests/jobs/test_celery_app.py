@@ -46,14 +46,9 @@ def _app(home: Path, redis_url: str):
         log.close()
 
 
-def test_training_from_the_page_runs_on_a_celery_worker(workers, tdacnn_home, redis_url):
-    from playwright.sync_api import sync_playwright
-
+def test_training_from_the_page_runs_on_a_celery_worker(workers, tdacnn_home, redis_url, page):
     tdacnn_home.mkdir(parents=True, exist_ok=True)
-    with _app(tdacnn_home, redis_url) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+    with _app(tdacnn_home, redis_url) as url:
         page.goto(url + "/")
         page.click("text=Jobs")
         page.wait_for_selector("#jobs-train")
@@ -98,4 +93,3 @@ def test_training_from_the_page_runs_on_a_celery_worker(workers, tdacnn_home, re
         assert load_source(final.result["source"]).networks() == [0, 1]
         page.wait_for_function("() => /2 shards pooled/.test(document.querySelector('.jobs-table').textContent)",
                                timeout=20_000)
-        browser.close()

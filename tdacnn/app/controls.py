@@ -26,11 +26,13 @@ _D, _M = DensityParams(), MapperParams()
 CONTROLS = ("source", "layer", "iteration", "channels", "k", "p", "lens", "n_cubes", "overlap",
             "clusterer", "eps", "min_samples", "distance_cut")
 
-#: Default control values (the stage parameters' own defaults, but for ``n_cubes``).
+#: Default control values: the stage parameters' own defaults, but for the density filter and
+#: the cover, chosen for the shipped run (1,280 layer-1 filters): at k = 30, p = 50 its layer 1
+#: has one H1 bar of 1.15 against 0.11 for the next, and 6 intervals with 50% overlap draw that
+#: circle as one ring of ~30 nodes (betti1 = 1); the library's k = 100 suits larger clouds.
 DEFAULTS: dict[str, Any] = {
     "source": "default", "layer": None, "iteration": None, "channels": "each",
-    # 8 intervals per PCA axis: the shipped run's layer-2 circle comes out as one ring of ~40 nodes
-    "k": _D.k, "p": _D.p, "lens": _M.lens, "n_cubes": 8, "overlap": _M.overlap,
+    "k": 30, "p": 50.0, "lens": _M.lens, "n_cubes": 6, "overlap": 0.5,
     "clusterer": _M.clusterer, "eps": _M.eps, "min_samples": _M.min_samples, "distance_cut": _M.distance_cut,
 }
 

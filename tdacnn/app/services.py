@@ -24,7 +24,7 @@ from tdacnn.errors import UserError
 from tdacnn.topology.params import PersistenceParams, check_against_cloud
 from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
 
-__all__ = ["GraphResult", "list_sources", "load_source", "initial_layer", "INITIAL_LAYERS", "layer_options", "iteration_options",
+__all__ = ["GraphResult", "list_sources", "load_source", "initial_layer", "layer_options", "iteration_options",
            "get_analysis", "compute_graph", "compute_barcode", "compute_angles", "node_members", "reset"]
 
 log = logging.getLogger(__name__)
@@ -90,22 +90,14 @@ def _fallback_load(source_id: str) -> WeightSet:
         raise UserError(str(exc)) from None
 
 
-#: Layer shown first for a source, when its metadata does not say (``meta["default_view"]["layer"]``):
-#: the shipped digits run shows its circle of edge detectors in layer 2.
-INITIAL_LAYERS = {"default": 2}
-
-
 def initial_layer(source_id: str, ws: WeightSet) -> int | None:
-    """The layer a fresh view of ``source_id`` opens on.
-
-    ``ws.meta["default_view"]["layer"]`` when the run names one, else
-    :data:`INITIAL_LAYERS`, else the first conv layer.
-    """
+    """The layer a fresh view of ``source_id`` opens on: ``ws.meta["default_view"]["layer"]``
+    when the run names one, else the first conv layer."""
     layers = ws.layers()
     if not layers:
         return None
     view = ws.meta.get("default_view") if isinstance(ws.meta, dict) else None
-    wanted = view.get("layer") if isinstance(view, dict) else INITIAL_LAYERS.get(source_id)
+    wanted = view.get("layer") if isinstance(view, dict) else None
     return wanted if wanted in layers else layers[0]
 
 

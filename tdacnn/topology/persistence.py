@@ -12,11 +12,16 @@ Significance rule for H_d bars (:func:`significant_bars`)
 --------------------------------------------------------
 Sort the finite bar lengths ``L1 >= L2 >= ...``.  Only bars at least
 ``min_relative`` (default 0.1) of the cloud's scale — the diameter of the
-landmark set — and at least 1.5 times the landmark spacing — the median H0 bar,
-below which Rips noise loops live — are candidates; if there are none, no bar is significant.
+landmark set — and at least the landmark spacing — the median H0 bar, below
+which Rips noise loops live — are candidates; if there are none, no bar is significant.
 Otherwise the count is where the largest drop in the sorted lengths occurs,
 looking at the drops ``L_i - L_{i+1}`` for the candidates (``L_{i+1}`` may be a
-non-candidate, or 0 past the last bar).  A clean circle gives one long bar and
+non-candidate, or 0 past the last bar), provided that drop is a real gap:
+``L_i >= GAP_RATIO * L_{i+1}`` (1.5); else none is significant (a sphere's
+many similar noise loops).  On the filters of 40 MNIST networks (2,560 points,
+k=200, p=30) the primary circle's bar is 0.60 against 0.19 for the next, while
+the landmark spacing is 0.47: a floor of 1.5 spacings (the first version of
+this rule) missed it.  A clean circle gives one long bar and
 a drop to noise (1); two circles two long bars (2); a blob only short bars (0).
 For H0 the infinite bar counts too: ``significant[0]`` is the number of
 components.
@@ -33,14 +38,17 @@ from tdacnn.errors import UserError
 from tdacnn.topology.barcode import Barcode
 from tdacnn.topology.params import PersistenceParams
 
-__all__ = ["maxmin_landmarks", "barcode", "significant_bars", "MIN_RELATIVE", "SPACING_FACTOR", "has_giotto"]
+__all__ = ["maxmin_landmarks", "barcode", "significant_bars", "MIN_RELATIVE", "SPACING_FACTOR", "GAP_RATIO",
+           "has_giotto"]
 
 log = logging.getLogger(__name__)
 
 #: Default minimum length of a significant bar, as a fraction of the landmark diameter.
 MIN_RELATIVE = 0.1
 #: A significant bar is also at least this many times the median H0 bar (the landmark spacing).
-SPACING_FACTOR = 1.5
+SPACING_FACTOR = 1.0
+#: The last significant bar is at least this many times longer than the next one.
+GAP_RATIO = 1.5
 
 
 def has_giotto() -> bool:
@@ -99,7 +107,7 @@ def significant_bars(diagram: np.ndarray, scale: float | None = None, min_relati
     min_relative : float
         Candidates are at least ``min_relative * scale`` long.
     floor : float
-        And at least this long (:func:`barcode` passes 1.5 times the median H0 bar).
+        And at least this long (:func:`barcode` passes the median H0 bar).
     """
     dg = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
     dg = dg[np.isfinite(dg[:, 1])]
@@ -113,7 +121,8 @@ def significant_bars(diagram: np.ndarray, scale: float | None = None, min_relati
         return 0
     padded = np.append(lengths, 0.0)
     drops = padded[:n_cand] - padded[1:n_cand + 1]
-    return int(np.argmax(drops)) + 1
+    count = int(np.argmax(drops)) + 1
+    return count if padded[count - 1] >= GAP_RATIO * padded[count] else 0
 
 
 def _diameter(x: np.ndarray) -> float:
@@ -180,7 +189,8 @@ def barcode(points: np.ndarray, params: PersistenceParams | None = None,
     sig[0] += int(np.sum(~np.isfinite(dgms[0][:, 1])))  # components: the infinite bar(s) too
     sig = tuple(sig)
     meta = {"engine": engine, "scale": scale, "min_relative": min_relative,
-            "rule": "largest drop in sorted lengths among bars >= max(min_relative * diameter, 1.5 * median H0 bar)",
+            "rule": "largest drop in sorted lengths among bars >= max(min_relative * diameter, median H0 bar), "
+                    "if that bar is >= 1.5 times the next",
             "floor": floor,
             "landmarks": lm.tolist(), "params": params.to_dict()}
     return Barcode(dgms, int(len(x)), int(len(lm)), sig, meta)

@@ -64,8 +64,8 @@ def test_load_url_sets_only_given_controls():
 def test_parse_controls_reports_errors_and_writes_query():
     data, query = explore.parse_controls(*values(eps=0))
     assert data == {"error": "eps must be a positive number; got 0.0"} and query is no_update
-    data, query = explore.parse_controls(*values(k=30))
-    assert data["density"]["k"] == 30 and "k=30" in query
+    data, query = explore.parse_controls(*values(k=45))
+    assert data["density"]["k"] == 45 and "k=45" in query
 
 
 # ---- selectors -------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_barcode_and_orientation(synthetic_home):
     dia = explore.update_barcode(request_data(layer=2), "diagram")
     assert any((t.name or "").startswith("H1") for t in dia.data)
     hist = explore.update_orientation(request_data())
-    assert sum(hist.data[0].y) == 96  # 30 % of 320 filters
+    assert sum(hist.data[0].y) == 160  # the default p = 50 % of 320 filters
     assert explore.update_barcode({"error": "x"}, "barcode") is no_update
 
 

@@ -357,11 +357,16 @@ def _open_safetensors(path: Path, fmt: Format) -> TensorSource:
 def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
     from numpy.lib import format as npf
 
+    import tokenize
+
     version = npf.read_magic(fh)
-    if version == (1, 0):
-        shape, fortran, dtype = npf.read_array_header_1_0(fh)
-    else:
-        shape, fortran, dtype = npf.read_array_header_2_0(fh)
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = npf.read_array_header_1_0(fh)
+        else:
+            shape, fortran, dtype = npf.read_array_header_2_0(fh)
+    except tokenize.TokenError as exc:  # numpy parses the header dict with tokenize: a mangled one ends here
+        raise ValueError(f"damaged array header: {exc.args[0]}") from None
     return tuple(int(s) for s in shape), dtype
 
 

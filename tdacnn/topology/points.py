@@ -194,22 +194,22 @@ def load_array(path: str | Path) -> np.ndarray:
     """Read filters or patches from ``.npy`` or ``.npz`` (never unpickling).
 
     In an ``.npz`` the array named ``points``, ``filters``, ``patches`` or
-    ``weight`` is used, else the only array in it.
+    ``weight`` is used, else the only array in it.  Reading goes through
+    :func:`tdacnn.nets.safeload.open_tensors` (numpy only, no torch), which checks
+    every declared size against the file before reading and refuses object arrays.
     """
+    from tdacnn.nets.safeload import open_tensors
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such file: {path}")
-    try:
-        if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        with np.load(path, allow_pickle=False) as z:
-            for name in ("points", "filters", "patches", "weight"):
-                if name in z.files:
-                    return z[name]
-            if len(z.files) == 1:
-                return z[z.files[0]]
-            raise UserError(f"{path.name} holds several arrays {z.files}; name one points, filters or patches")
-    except UserError:
-        raise
-    except Exception as exc:  # corrupt file, pickled objects ...
-        raise UserError(f"{path.name} is not a readable numpy array file ({exc})") from None
+    if path.suffix not in (".npy", ".npz"):
+        raise UserError(f"{path.name} is not a .npy or .npz file")
+    with open_tensors(path) as src:
+        names = src.names
+        for name in ("points", "filters", "patches", "weight"):
+            if name in names:
+                return src.get(name)
+        if len(names) == 1:
+            return src.get(names[0])
+        raise UserError(f"{path.name} holds several arrays {names}; name one points, filters or patches")

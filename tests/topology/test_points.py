@@ -101,5 +101,5 @@ def test_cloud_from_array_errors(arr, message):
 
 def test_load_array_refuses_pickles(tmp_path):
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(UserError, match="not a readable numpy array file"):
+    with pytest.raises(UserError, match="holds Python objects"):
         load_array(tmp_path / "o.npy")

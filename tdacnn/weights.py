@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -195,7 +196,7 @@ class WeightSet:
         except WeightSetError:
             raise
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError, zlib.error,
-                NotImplementedError, RuntimeError) as exc:  # what zipfile/zlib raise on damaged bytes
+                NotImplementedError, RuntimeError, tokenize.TokenError) as exc:  # what zipfile/zlib/numpy raise on damaged bytes
             raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from None
         return cls(entries, header.get("meta", {}))
 

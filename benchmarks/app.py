@@ -35,6 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "app"))
+sys.path.append(str(REPO / "tests"))  # tests/_browser.py
 
 
 def synthetic_run(home: Path, n_filters: int, seed: int = 0) -> str:
@@ -134,7 +135,8 @@ def slider_benchmark(n_filters: int, repeats: int) -> dict:
 
 
 def browser_benchmark() -> dict:
-    from conftest import CHROMIUM, CHROMIUM_ARGS, make_home, start_app
+    from _browser import CHROMIUM, CHROMIUM_ARGS
+    from conftest import make_home, start_app
     from playwright.sync_api import sync_playwright
 
     from tdacnn import config

@@ -27,9 +27,7 @@ def tdacnn_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+from _browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (tests/ is on sys.path for conftest files)
 
 
 @pytest.fixture(scope="session")

@@ -49,17 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-try:  # helper C's limit; numpy-only module (no torch)
-    from tdacnn.nets.safeload import MAX_UPLOAD_BYTES, safe_upload_name
-except ImportError:  # pragma: no cover - during development only
-    MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-
-    def safe_upload_name(name: str, default: str = "upload") -> str:
-        import re
-
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(name)).name).strip("._-")
-        return base or default
-
+from tdacnn.nets.safeload import MAX_UPLOAD_BYTES, safe_upload_name  # numpy only, no torch
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".npz", ".npy", ".tar")
 #: A queued job never started by a (forked) worker after this long is orphaned.

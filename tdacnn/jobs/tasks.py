@@ -197,7 +197,7 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
     try:
         layers = list_conv_layers(path)
         ws = read_weightset([path])
-    except UserError as exc:
+    except UserError as exc:  # the loader names the staged file; say which upload it was
         raise UserError(f"{name}: {exc}") from None
     except (ValueError, OSError, EOFError, RuntimeError) as exc:
         raise UserError(f"{name} could not be read as a checkpoint ({type(exc).__name__}: {exc})") from None

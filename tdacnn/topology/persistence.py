@@ -30,6 +30,7 @@ components.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Literal
 
 import numpy as np
@@ -49,6 +50,10 @@ MIN_RELATIVE = 0.1
 SPACING_FACTOR = 1.0
 #: The last significant bar is at least this many times longer than the next one.
 GAP_RATIO = 1.5
+#: One persistence computation at a time per process: two threads inside giotto-ph's
+#: multi-threaded core at once (the app's warm-up and a request) deadlocked the web process.
+#: Each call already uses every core, so serialising costs nothing.
+_ENGINE_LOCK = threading.Lock()
 
 
 def has_giotto() -> bool:
@@ -167,12 +172,14 @@ def barcode(points: np.ndarray, params: PersistenceParams | None = None,
         import gph
 
         # no edge collapse: measured 5x slower on 600 landmarks of patches (benchmarks/persistence.py)
-        res = gph.ripser_parallel(xl, maxdim=params.maxdim, thresh=params.thresh, coeff=params.coeff,
-                                  n_threads=-1)
+        with _ENGINE_LOCK:
+            res = gph.ripser_parallel(xl, maxdim=params.maxdim, thresh=params.thresh, coeff=params.coeff,
+                                      n_threads=-1)
     elif engine == "ripser":
         from ripser import ripser
 
-        res = ripser(xl, maxdim=params.maxdim, thresh=params.thresh, coeff=params.coeff)
+        with _ENGINE_LOCK:
+            res = ripser(xl, maxdim=params.maxdim, thresh=params.thresh, coeff=params.coeff)
     else:
         raise UserError(f"unknown persistence engine {engine!r}; use auto, ripser or giotto")
     dgms = tuple(np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in res["dgms"])

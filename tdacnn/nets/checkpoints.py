@@ -222,8 +222,8 @@ def _weightset_file(item: Source) -> Path | None:
         try:
             with zipfile.ZipFile(p) as zf:
                 return p if "header.npy" in zf.namelist() else None
-        except (zipfile.BadZipFile, OSError):
-            return None
+        except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, ValueError):
+            return None  # damaged: the array loader says why
     return None
 
 

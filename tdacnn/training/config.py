@@ -8,6 +8,8 @@ derived from ``seed`` and ``i`` by :func:`network_seeds`.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -179,5 +181,12 @@ def batch_indices(n_train: int, batch_size: int, data_seed: int, iteration: int)
     """
     spe = steps_per_epoch(n_train, batch_size)
     epoch, j = divmod(iteration, spe)
+    return _epoch_permutation(n_train, data_seed, epoch)[j * batch_size : (j + 1) * batch_size].copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_permutation(n_train: int, data_seed: int, epoch: int) -> np.ndarray:
+    """The (read-only) order of epoch ``epoch``: drawn once, not at every step (0.5 ms for MNIST)."""
     perm = np.random.default_rng([data_seed, epoch]).permutation(n_train)
-    return perm[j * batch_size : (j + 1) * batch_size]
+    perm.flags.writeable = False
+    return perm

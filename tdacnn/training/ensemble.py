@@ -10,8 +10,10 @@ measured for the device (see ``benchmarks/train.py``):
   Dash job runner) without inheriting its OpenMP or CUDA state;
 - otherwise one network after another in this process (``serial``).
 
-Every layout gives each network the same seeds and minibatches, so the weights
-do not depend on the layout (up to float rounding).
+Every layout gives each network the same seeds and minibatches; on the CPU
+each network is trained on one thread in every layout, so its weights are
+bit-for-bit the same whatever the layout, worker count or ensemble size (the
+CUDA layout agrees up to float rounding).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class _Tracker:
         self.t0 = time.monotonic()
         self.start_steps = 0
         self.last_emit = 0.0
+        self.first: tuple[float, int] | None = None  # (time, steps) of the first step reported
 
     def set_start(self, done: dict[int, int]) -> None:
         for i, it in done.items():
@@ -113,7 +116,20 @@ class _Tracker:
 
     def step(self, network: int, it: int, loss: float, acc: float) -> None:
         self.done[network], self.loss[network], self.acc[network] = it, loss, acc
+        self.mark_first()
         self.emit()
+
+    def mark_first(self) -> None:
+        if self.first is None:
+            self.first = (time.monotonic(), int(self.done.sum()))
+
+    def steady_rate(self) -> float | None:
+        """Steps per second since the first step was reported (start-up excluded)."""
+        if self.first is None:
+            return None
+        elapsed = time.monotonic() - self.first[0]
+        steps = int(self.done.sum()) - self.first[1]
+        return steps / elapsed if elapsed > 0 and steps > 0 else None
 
     def emit(self, force: bool = False) -> None:
         if self.progress is None:
@@ -204,15 +220,20 @@ def train_ensemble(
             def report(nets, it, losses, accs):
                 for k, i in enumerate(nets):
                     tracker.done[i], tracker.loss[i], tracker.acc[i] = it, losses[k], accs[k]
+                tracker.mark_first()
                 tracker.emit()
 
             results = train_batched(config, networks, data, state, report, should_stop)
         else:
+            from tdacnn.training.allocator import keep_freed_memory
+
+            keep_freed_memory()
             results = []
-            for i in networks:
-                if should_stop():
-                    break
-                results.append(train_network(config, i, data, state, tracker.step, should_stop))
+            with _one_thread():
+                for i in networks:
+                    if should_stop():
+                        break
+                    results.append(train_network(config, i, data, state, tracker.step, should_stop))
     tracker.emit(force=True)
 
     results = sorted(results, key=lambda r: r.network)
@@ -238,11 +259,32 @@ def train_ensemble(
         timings={
             "train_s": round(elapsed, 3),
             "images_per_s": round(steps * config.batch_size / elapsed, 1) if elapsed > 0 else None,
+            "steady_images_per_s": round(r * config.batch_size, 1) if (r := tracker.steady_rate()) else None,
             "backend": backend,
             "device": device,
             "workers": workers,
         },
     )
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one thread for the block (then restore the thread count).
+
+    Every CPU layout trains each network on one thread, because oneDNN's
+    reductions round differently with another thread count and training
+    amplifies that (0.003 apart after 100 steps): so network i of seed s gets
+    the same weights whether trained alone, in an ensemble of 40, serially or
+    in a pool of any size.  Speed comes from training networks side by side.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

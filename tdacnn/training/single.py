@@ -75,14 +75,19 @@ def load_train_data(cfg: TrainConfig, device: str = "cpu") -> TrainData:
 
 
 def make_optimizer(params, cfg: TrainConfig):
-    """The optimiser ``cfg`` asks for over ``params``."""
+    """The optimiser ``cfg`` asks for over ``params``.
+
+    PyTorch's fused implementation: one kernel for all parameters instead of a
+    dozen small ops per tensor (0.06 vs 0.18 ms per Adam step on this CPU for the
+    MNIST network), same update rule.
+    """
     import torch
 
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
 def layers_at(cfg: TrainConfig, iteration: int) -> tuple[int, ...]:
@@ -234,13 +239,17 @@ def worker_main(cfg_dict: dict, state_dir: str | None, tasks, results, stop) -> 
     """Entry point of a pool worker process (spawned, single-threaded).
 
     Pulls network indices from ``tasks`` until it gets None; sends progress and
-    results through ``results`` as tuples ``(kind, payload)``.
+    results through ``results`` as tuples ``(kind, payload)``; ends the process.
     """
     import os
+    import sys
 
     import torch
 
+    from tdacnn.training.allocator import keep_freed_memory
+
     torch.set_num_threads(1)
+    keep_freed_memory()
     pid = os.getpid()
     try:
         cfg = TrainConfig.from_dict(cfg_dict)
@@ -267,3 +276,11 @@ def worker_main(cfg_dict: dict, state_dir: str | None, tasks, results, stop) -> 
         results.put(("error", (isinstance(exc, UserError), f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc))))
     finally:
         results.put(("done", pid))
+        # Flush the queue, then leave without Python's interpreter teardown: with
+        # torch (and the torch._dynamo the optimisers import) loaded, an orderly
+        # exit took ~1 s per worker here, added to every training run.
+        results.close()
+        results.join_thread()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -36,6 +36,19 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert a.key() == b.key() and a.key() != c.key()
 
 
+def test_a_network_is_the_same_in_every_cpu_layout_and_ensemble_size():
+    """Network i of seed s: bit-for-bit equal, serial or pooled, alone or among others."""
+    cfg = TrainConfig(**{**SMALL, "n_networks": 3, "iterations": 40, "seed": 7})
+    serial = train_ensemble(cfg).weights
+    pooled = train_ensemble(cfg.replace(backend="pool", workers=2))
+    alone = train_ensemble(cfg.replace(n_networks=1)).weights
+    assert pooled.timings["backend"] == "pool" and pooled.timings["workers"] == 2
+    assert serial.key() == pooled.weights.key()
+    for e in alone.entries:
+        (twin,) = [t for t in serial.entries if (t.network, t.layer, t.iteration) == (e.network, e.layer, e.iteration)]
+        assert np.array_equal(e.weight, twin.weight)
+
+
 def test_batch_order_covers_each_epoch_once():
     n, bs = 100, 32
     spe = steps_per_epoch(n, bs)

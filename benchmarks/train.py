@@ -17,6 +17,20 @@ A second baseline, the same loop with the malloc settings tdacnn's trainer
 uses (``tdacnn.training.allocator``), is printed beside it, so the gain from
 the allocator and the gain from the layout can be told apart.
 
+What the trainer does on the CPU, and what was measured and left out (2-core
+AMD EPYC with AVX-512, one thread per network, per optimiser step of batch 64):
+
+- kept: channels-last tensors (oneDNN convolutions and vectorised pooling),
+  ~2x per step over the default layout; glibc malloc settings that keep freed
+  memory (16.7 -> 11.5 ms: every step was page-faulting ~40 MB of fresh zero
+  pages); fused Adam/AdamW/SGD (0.18 -> 0.06 ms); one spawned process per core.
+- left out: ``torch.compile`` (inductor) was 2x slower per step (21.9 vs
+  10.8 ms) after a 15 s compile; layer 1 as a custom autograd function
+  (conv -> 2x2 max -> ReLU split into the four pooling phases, weight gradient
+  as GEMMs) was 1.3-3x slower than oneDNN's convolution plus PyTorch's pooling
+  kernel in eager mode; stacking networks into grouped convolutions or
+  ``torch.func.vmap`` was slower on the CPU (see issue 7), so it is used on CUDA only.
+
     python benchmarks/train.py [--quick] [--json] [--dataset digits|mnist --data-root DIR]
 
 Timings on a shared machine are noisy: compare the ratios, not the absolute figures.

@@ -80,9 +80,9 @@ def _wait_graph(page) -> dict:
 def test_training_job_shows_progress_finishes_and_its_graph_appears(jobs_app, jobs_home, page):
     before = _completed_runs(jobs_home)
     _open_jobs(page, jobs_app)
-    _tiny_training(page, iterations=30)
+    _tiny_training(page, iterations=3000)  # lasts a few seconds: long enough to see its progress
     page.wait_for_function(
-        "() => /iteration \\d+ of 30/.test(document.querySelector('#jobs-train-status').textContent)",
+        "() => /iteration \\d+ of 3000/.test(document.querySelector('#jobs-train-status').textContent)",
         timeout=120_000)
     assert page.is_disabled("#jobs-train") and not page.is_disabled("#jobs-cancel")
     _shot(page, "jobs-training.png")

@@ -54,8 +54,8 @@ def test_training_from_the_page_runs_on_a_celery_worker(workers, tdacnn_home, re
         page.wait_for_selector("#jobs-train")
         assert "celery" in page.inner_text("#jobs-backend")
         page.fill("#jobs-networks", "2")
-        page.fill("#jobs-iterations", "20")
-        page.fill("#jobs-snapshots", "0, 10")
+        page.fill("#jobs-iterations", "3000")  # a few seconds: long enough to see its progress
+        page.fill("#jobs-snapshots", "0, 1500")
         page.fill("#jobs-conv1", "6")
         page.fill("#jobs-conv2", "4")
         page.click("#jobs-train")
@@ -66,7 +66,7 @@ def test_training_from_the_page_runs_on_a_celery_worker(workers, tdacnn_home, re
             timeout=30_000)
         worker = workers.start("web", app="app:celery_app")
         page.wait_for_function(
-            "() => /iteration \\d+ of 20/.test(document.querySelector('#jobs-train-status').textContent)",
+            "() => /iteration \\d+ of 3000/.test(document.querySelector('#jobs-train-status').textContent)",
             timeout=120_000)
         page.wait_for_selector("#jobs-train-result .jobs-done", timeout=180_000)
         run = page.inner_text("#jobs-train-result").removeprefix("done: new run ").strip()

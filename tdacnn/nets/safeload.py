@@ -19,30 +19,35 @@ Anything that needs more than plain tensors (a pickled ``nn.Module``, an
 a :class:`~tdacnn.errors.UserError` that names what the file asked for; the
 globals are found by reading the pickle's opcodes (``pickletools``), which
 executes nothing.
+
+This module sniffs the format and opens PyTorch files; the safetensors and
+numpy openers live in :mod:`tdacnn.nets.safeload_safetensors` and
+:mod:`tdacnn.nets.safeload_numpy`, and :class:`TensorSource` in
+:mod:`tdacnn.nets.tensor_source` (all re-exported here: import from this module).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import struct
 import unicodedata
 import warnings
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Callable, Literal
 
 import numpy as np
 
 from tdacnn.errors import UserError
+from tdacnn.nets.safeload_numpy import _open_npy, _open_npz
+from tdacnn.nets.safeload_safetensors import _open_safetensors
+from tdacnn.nets.tensor_source import MAX_TENSOR_BYTES, Format, TensorSource, _first_line, natural_key
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
     "MAX_TENSOR_BYTES",
     "Format",
     "TensorSource",
+    "natural_key",
     "open_tensors",
     "sniff_format",
     "safe_upload_name",
@@ -52,17 +57,6 @@ log = logging.getLogger(__name__)
 
 #: Largest file the browser upload accepts (bigger files: a server-side path or the CLI).
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-#: Largest single tensor tdacnn will materialise (VGG16's biggest conv layer is 9 MB).
-MAX_TENSOR_BYTES = 4 * 1024**3
-#: Largest safetensors JSON header accepted (the format itself caps it at 100 MB).
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
-
-Format = Literal["torch-zip", "torch-legacy", "safetensors", "npy", "npz"]
-
-_ST_DTYPE_BYTES = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1,
-    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
-}  # fmt: skip
 
 # ---------------------------------------------------------------------------
 # names
@@ -135,88 +129,8 @@ def sniff_format(path: Path) -> Format:
 
 
 # ---------------------------------------------------------------------------
-# the tensor source
+# opening
 # ---------------------------------------------------------------------------
-@dataclass
-class TensorSource:
-    """Names and shapes of every tensor in a file; data read one tensor at a time.
-
-    Attributes
-    ----------
-    path : Path
-    format : str
-    names : list of str
-        Tensor names in network order (stored order, or natural name order for
-        safetensors, which does not keep the order of the model).
-    shapes : dict of str to tuple of int
-    extras : dict
-        Non-tensor entries of a wrapping dict (``epoch``, ``iteration``, a tdacnn
-        checkpoint's ``format``/``config``/``arch`` ...), plain Python values only.
-    order : str
-        ``"stored"`` or ``"natural-name"``.
-    """
-
-    path: Path
-    format: str
-    names: list[str]
-    shapes: dict[str, tuple[int, ...]]
-    extras: dict[str, Any] = field(default_factory=dict)
-    order: str = "stored"
-    _getter: Callable[[str], np.ndarray] | None = None
-    _close: Callable[[], None] | None = None
-    _native: Callable[[str], Any] | None = None
-
-    def get(self, name: str) -> np.ndarray:
-        """The tensor ``name`` as a float32/float64 numpy array (a private copy).
-
-        Raises
-        ------
-        UserError
-            If the tensor holds NaN or infinite values, or is not numeric.
-        """
-        if name not in self.shapes:
-            raise UserError(f"{self.path.name} has no tensor named {name!r}")
-        try:
-            arr = self._getter(name)  # type: ignore[misc]
-        except UserError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - sparse/quantized tensors, damaged data
-            raise UserError(f"tensor {name!r} in {self.path.name} cannot be read ({_first_line(exc)})") from None
-        if arr.dtype.kind not in "fiub":
-            raise UserError(f"tensor {name!r} in {self.path.name} is not real-valued (dtype {arr.dtype})")
-        arr = np.array(arr, dtype=np.float64 if arr.dtype == np.float64 else np.float32, copy=True)
-        if not np.all(np.isfinite(arr)):
-            raise UserError(f"tensor {name!r} in {self.path.name} contains NaN or infinite values")
-        return arr
-
-    def tensor(self, name: str) -> Any:
-        """The tensor ``name`` as a ``torch.Tensor`` in its stored dtype (a private copy, unchecked)."""
-        import torch
-
-        if name not in self.shapes:
-            raise UserError(f"{self.path.name} has no tensor named {name!r}")
-        if self._native is not None:
-            return self._native(name).detach().clone()
-        return torch.from_numpy(np.array(self._getter(name), copy=True))  # type: ignore[misc]
-
-    def close(self) -> None:
-        if self._close is not None:
-            self._close()
-            self._close = None
-        self._getter = None
-
-    def __enter__(self) -> "TensorSource":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def natural_key(name: str) -> list:
-    """Sort key that orders ``features.2`` before ``features.10``."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
-
-
 def open_tensors(path: str | Path) -> TensorSource:
     """Open any supported weight file as a :class:`TensorSource` (use as a context manager).
 
@@ -245,6 +159,7 @@ def open_tensors(path: str | Path) -> TensorSource:
 
 # ---- torch -----------------------------------------------------------------
 def _open_torch(path: Path, fmt: Format) -> TensorSource:
+    """A :class:`TensorSource` over a ``torch.save`` file, loaded with ``weights_only=True``."""
     import pickle
 
     import torch
@@ -283,145 +198,3 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)
     m = re.search(r"WeightsUnpickler error: ([^\n]+)", text)
     return (m.group(1) if m else _first_line(exc)).split(". ")[0][:160]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
-
-
-# ---- safetensors -------------------------------------------------------------
-def _check_safetensors_header(path: Path) -> dict[str, Any]:
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        (n,) = struct.unpack("<Q", fh.read(8))
-        if n > _MAX_HEADER_BYTES or n > size - 8:
-            raise UserError(
-                f"{path.name} declares a safetensors header of {n} bytes but the file holds {size} bytes; "
-                "it is damaged or hostile"
-            )
-        try:
-            header = json.loads(fh.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UserError(f"{path.name} has a damaged safetensors header ({exc})") from None
-    if not isinstance(header, dict):
-        raise UserError(f"{path.name} has a damaged safetensors header")
-    data_len = size - 8 - n
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            shape = [int(s) for s in info["shape"]]
-            begin, end = (int(x) for x in info["data_offsets"])
-            width = _ST_DTYPE_BYTES[info["dtype"]]
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{path.name}: tensor {name!r} has a damaged safetensors entry") from None
-        nbytes = width * int(np.prod(shape, dtype=object))
-        if min(shape, default=0) < 0 or nbytes > MAX_TENSOR_BYTES or end > data_len or begin < 0 or end - begin != nbytes:
-            raise UserError(
-                f"{path.name}: tensor {name!r} declares shape {tuple(shape)} ({nbytes} bytes) "
-                f"but the file holds {data_len} bytes of data; it is damaged or hostile"
-            )
-    return header
-
-
-def _open_safetensors(path: Path, fmt: Format) -> TensorSource:
-    from safetensors import safe_open
-
-    header = _check_safetensors_header(path)
-    try:
-        handle = safe_open(str(path), framework="pt")
-        handle.__enter__()
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise UserError(f"{path.name} is not a readable safetensors file ({_first_line(exc)})") from None
-    names = sorted((k for k in header if k != "__metadata__"), key=natural_key)
-    shapes = {k: tuple(int(s) for s in header[k]["shape"]) for k in names}
-    meta = header.get("__metadata__") or {}
-    extras = {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
-
-    def get(name: str) -> np.ndarray:
-        import torch
-
-        t = handle.get_tensor(name)
-        if t.dtype in (torch.float16, torch.bfloat16) or not t.dtype.is_floating_point:
-            t = t.to(torch.float32)
-        return t.numpy()
-
-    def close() -> None:
-        handle.__exit__(None, None, None)
-
-    return TensorSource(path, fmt, names, shapes, extras, "natural-name", get, close, handle.get_tensor)
-
-
-# ---- numpy -------------------------------------------------------------------
-def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
-    from numpy.lib import format as npf
-
-    import tokenize
-
-    version = npf.read_magic(fh)
-    try:
-        if version == (1, 0):
-            shape, fortran, dtype = npf.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = npf.read_array_header_2_0(fh)
-    except tokenize.TokenError as exc:  # numpy parses the header dict with tokenize: a mangled one ends here
-        raise ValueError(f"damaged array header: {exc.args[0]}") from None
-    return tuple(int(s) for s in shape), dtype
-
-
-def _check_array_decl(path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype, room: int) -> None:
-    if dtype.hasobject:
-        raise UserError(f"array {name!r} in {path.name} holds Python objects; tdacnn only reads numeric arrays")
-    if dtype.kind not in "fiub":
-        raise UserError(f"array {name!r} in {path.name} is not numeric (dtype {dtype})")
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if nbytes > MAX_TENSOR_BYTES or nbytes > room:
-        raise UserError(
-            f"array {name!r} in {path.name} declares shape {shape} ({nbytes} bytes) "
-            f"but the file holds at most {room} bytes; it is damaged or hostile"
-        )
-
-
-def _open_npy(path: Path, fmt: Format) -> TensorSource:
-    try:
-        with open(path, "rb") as fh:
-            shape, dtype = _npy_header(fh)
-            offset = fh.tell()
-    except (ValueError, OSError, SyntaxError) as exc:
-        raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from None
-    name = path.stem
-    _check_array_decl(path, name, shape, dtype, path.stat().st_size - offset)
-
-    def get(_: str) -> np.ndarray:
-        try:
-            return np.load(path, allow_pickle=False, mmap_mode="r")
-        except (ValueError, OSError) as exc:
-            raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from None
-
-    return TensorSource(path, fmt, [name], {name: shape}, {}, "stored", get, None)
-
-
-def _open_npz(path: Path, fmt: Format) -> TensorSource:
-    shapes: dict[str, tuple[int, ...]] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                name = info.filename[: -len(".npy")]
-                with zf.open(info) as fh:
-                    shape, dtype = _npy_header(fh)
-                _check_array_decl(path, name, shape, dtype, info.file_size)
-                shapes[name] = shape
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - zlib.error, NotImplementedError ... from hostile archives
-        raise UserError(f"{path.name} is not a readable .npz file ({_first_line(exc)})") from None
-    npz = np.load(path, allow_pickle=False)
-
-    def get(name: str) -> np.ndarray:
-        try:
-            return npz[name]
-        except Exception as exc:  # noqa: BLE001 - as above, for the array data
-            raise UserError(f"array {name!r} in {path.name} is damaged ({_first_line(exc)})") from None
-
-    return TensorSource(path, fmt, list(shapes), shapes, {}, "stored", get, npz.close)

@@ -171,12 +171,12 @@ class Analysis:
 
     def graph(self, dense: DenseCloud, params: MapperParams | None = None) -> MapperGraph:
         """Mapper graph of a dense cloud (members index the dense cloud)."""
-        from tdacnn.topology.mapper import mapper_graph
+        from tdacnn.topology.mapper import MAPPER_VERSION, mapper_graph
 
         params = params or MapperParams()
         check_against_cloud(len(dense))
         return self._cached(
-            f"graph:{dense.key()}:{params.key()}",
+            f"graph:v{MAPPER_VERSION}:{dense.key()}:{params.key()}",  # a new mapper version: stored graphs go stale
             lambda: mapper_graph(dense.cloud.points, dense.codensity, params, dense.cloud.kernel_shape,
                                  lens_values=self.lens(dense, params.lens)))
 

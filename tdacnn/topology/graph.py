@@ -58,7 +58,7 @@ class MapperGraph:
     triangles: tuple[tuple[str, str, str], ...] = ()
     meta: dict = field(default_factory=dict)
 
-    # summary numbers are computed in tdacnn.topology.mapper (components, cycle_rank, betti1)
+    # summary numbers are computed in tdacnn.topology.nerve (components, cycle_rank, betti1)
 
     def to_dict(self) -> dict:
         return {

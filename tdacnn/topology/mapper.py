@@ -5,6 +5,9 @@ The default ``engine="fast"`` reproduces its cover and clusterers exactly but
 vectorised, and takes a precomputed lens, so a cover or clusterer change on a
 cached lens costs only the per-cube clustering (see ``benchmarks/mapper.py``;
 ``tests/topology/test_mapper.py`` checks that both engines give the same nodes).
+This module holds the lens, the cover and the pipeline; the clusterers are in
+:mod:`tdacnn.topology.clustering`, the nerve and :func:`graph_summary` in
+:mod:`tdacnn.topology.nerve` (both re-exported here).
 
 Semantics (same as KeplerMapper 2.x):
 
@@ -12,6 +15,13 @@ Semantics (same as KeplerMapper 2.x):
   ``range / (2 n_cubes (1 - overlap))`` centred on
   ``linspace(min + range/2n, max - range/2n, n_cubes)``; a point is in a cube
   when every coordinate is within ``[centre - r, centre + r]``.
+* **periodic cover** (not in KeplerMapper): a lens with values on a circle —
+  ``"angle"``, period 2π (:data:`PERIODIC_LENSES`) — is covered by ``n_cubes``
+  arcs of the whole circle, centres ``(i + 1/2) period / n_cubes``, half-width
+  ``period / (2 n_cubes (1 - overlap))``, distances measured around the circle;
+  so the last arc overlaps the first and a circle of filters gives a cycle, not
+  a path cut open at angle 0.  (``engine="kmapper"`` keeps KeplerMapper's
+  interval cover.)
 * **single**: single-linkage clusters cut at ``distance_cut`` (points joined by
   a chain of steps shorter than the cut), as scikit-learn's
   ``AgglomerativeClustering(linkage="single", distance_threshold=cut)``.
@@ -30,18 +40,29 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from typing import Literal
 
 import numpy as np
 
 from tdacnn.errors import UserError
-from tdacnn.topology.graph import MapperEdge, MapperGraph, MapperNode
+from tdacnn.topology.blas import one_blas_thread
+from tdacnn.topology.clustering import cluster_labels
+from tdacnn.topology.graph import MapperGraph
+from tdacnn.topology.nerve import build_graph, graph_summary
 from tdacnn.topology.params import MapperParams
 
-__all__ = ["compute_lens", "cover_elements", "cluster_labels", "mapper_graph", "build_graph", "graph_summary"]
+__all__ = ["compute_lens", "cover_elements", "cluster_labels", "mapper_graph", "build_graph", "graph_summary",
+           "PERIODIC_LENSES", "MAPPER_VERSION"]
 
 log = logging.getLogger(__name__)
 
+#: Lenses whose values lie on a circle, and their period: covered with wrapping arcs.
+PERIODIC_LENSES: dict[str, float] = {"angle": 2 * math.pi}
+
+#: Changes when the same parameters give a different graph (2: the angle lens's cover wraps
+#: around the circle); a results store can put it in its graph keys.
+MAPPER_VERSION = 2
 
 
 # ---------------------------------------------------------------- lens
@@ -56,7 +77,8 @@ def compute_lens(points: np.ndarray, codensity: np.ndarray | None, lens: str,
         Needed for ``lens="codensity"``.
     lens : {"pca1", "pca2", "codensity", "angle"}
     kernel_shape : (kh, kw)
-        ``"angle"`` needs 3×3 filters.
+        ``"angle"`` needs 3×3 filters; its values are angles in ``[0, 2π)``
+        (:func:`~tdacnn.topology.orientation.orientation`), a periodic lens.
 
     Returns
     -------
@@ -89,12 +111,41 @@ def compute_lens(points: np.ndarray, codensity: np.ndarray | None, lens: str,
 
 
 # ---------------------------------------------------------------- cover
-def cover_elements(lens: np.ndarray, n_cubes: int, overlap: float) -> list[tuple[int, np.ndarray]]:
-    """KeplerMapper's cubical cover: the non-empty cubes and their members.
+def _interval_membership(v: np.ndarray, n_cubes: int, overlap: float) -> np.ndarray:
+    """KeplerMapper's intervals over the range of ``v`` (m,): boolean (m, n_cubes)."""
+    lo, hi = v.min(), v.max()
+    rng = hi - lo
+    inset = (rng - ((n_cubes - 1) / n_cubes) * rng) / 2
+    radius = rng / (2 * n_cubes * (1 - overlap))
+    centres = np.linspace(lo + inset, hi - inset, num=n_cubes)
+    v = v[:, None]
+    return (v >= centres - radius) & (v <= centres + radius)
+
+
+def _arc_membership(v: np.ndarray, n_cubes: int, overlap: float, period: float) -> np.ndarray:
+    """Arcs covering the whole circle ``[0, period)``: boolean (m, n_cubes)."""
+    centres = (np.arange(n_cubes) + 0.5) * (period / n_cubes)
+    radius = period / (2 * n_cubes * (1 - overlap))
+    # signed distance around the circle, in [-period/2, period/2)
+    dist = np.mod(v[:, None] - centres + period / 2, period) - period / 2
+    return np.abs(dist) <= radius
+
+
+def cover_elements(lens: np.ndarray, n_cubes: int, overlap: float,
+                   period: float | None = None) -> list[tuple[int, np.ndarray]]:
+    """The non-empty cubes of the cover and their members.
 
     Parameters
     ----------
     lens : ndarray of shape (m, d_lens)
+    n_cubes : int
+        Intervals per lens dimension.
+    overlap : float
+        In (0, 1): KeplerMapper's ``perc_overlap``.
+    period : float, optional
+        None: KeplerMapper's cubical cover of the lens's range.  A number: every
+        lens dimension is an angle modulo ``period``, covered by ``n_cubes`` arcs
+        of the whole circle, the last overlapping the first (module docstring).
 
     Returns
     -------
@@ -102,16 +153,14 @@ def cover_elements(lens: np.ndarray, n_cubes: int, overlap: float) -> list[tuple
         Cube index runs over ``product(range(n_cubes), repeat=d_lens)`` (last dimension fastest).
     """
     lens = np.asarray(lens, dtype=np.float64)
-    lo, hi = lens.min(axis=0), lens.max(axis=0)
-    ranges = hi - lo
-    inner_range = ((n_cubes - 1) / n_cubes) * ranges
-    inset = (ranges - inner_range) / 2
-    radius = ranges / (2 * n_cubes * (1 - overlap))
+    if period is not None and not (math.isfinite(period) and period > 0):
+        raise UserError(f"the period of a periodic lens must be a positive number; got {period!r}")
     inside = []  # per dimension: (m, n_cubes) membership
     for d in range(lens.shape[1]):
-        centres = np.linspace(lo[d] + inset[d], hi[d] - inset[d], num=n_cubes)
-        v = lens[:, d:d + 1]
-        inside.append((v >= centres - radius[d]) & (v <= centres + radius[d]))
+        if period is None:
+            inside.append(_interval_membership(lens[:, d], n_cubes, overlap))
+        else:
+            inside.append(_arc_membership(lens[:, d], n_cubes, overlap, period))
     out = []
     if len(inside) == 1:
         for i in range(n_cubes):
@@ -131,173 +180,7 @@ def cover_elements(lens: np.ndarray, n_cubes: int, overlap: float) -> list[tuple
     return out
 
 
-# ---------------------------------------------------------------- clustering
-def _adjacency(x: np.ndarray, r: float, strict: bool) -> np.ndarray:
-    """Boolean (n, n) matrix of pairs at distance < r (strict) or <= r, diagonal included.
-
-    One matrix product; for unit-norm rows (every tdacnn cloud) a single comparison
-    ``<x, y> > 1 - r²/2``.  Pairs within float rounding of exactly ``r`` are decided
-    by the rounded value.
-    """
-    g = x @ x.T
-    sq = np.einsum("ij,ij->i", x, x)
-    if np.allclose(sq, 1.0, rtol=0, atol=1e-12):
-        lim = 1.0 - r * r / 2.0
-        adj = g > lim if strict else g >= lim
-    else:
-        g *= -2.0
-        g += sq[:, None]
-        g += sq[None, :]
-        adj = g < r * r if strict else g <= r * r
-    np.fill_diagonal(adj, True)
-    return adj
-
-
-def _components_dense(adj: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray:
-    """Connected components of the subgraph on ``nodes`` (default all) of a dense adjacency.
-
-    Breadth-first search on boolean rows: O(n²) byte operations, no edge list.
-    Returns labels (n,) numbered in order of each component's smallest node; -1 off ``nodes``.
-    """
-    n = len(adj)
-    allowed = np.ones(n, dtype=bool) if nodes is None else nodes.copy()
-    labels = np.full(n, -1)
-    lab = 0
-    todo = allowed.copy()
-    while todo.any():
-        seed = int(np.argmax(todo))
-        comp = np.zeros(n, dtype=bool)
-        comp[seed] = True
-        frontier = np.array([seed])
-        while len(frontier):
-            reach = adj[frontier].any(axis=0) if len(frontier) > 1 else adj[frontier[0]]
-            new = reach & allowed & ~comp
-            comp |= new
-            frontier = np.flatnonzero(new)
-        labels[comp] = lab
-        todo &= ~comp
-        lab += 1
-    return labels
-
-
-def _single_linkage(x: np.ndarray, cut: float, chunk: int = 4096) -> np.ndarray:
-    """Components of the graph of pairs closer than ``cut``, by breadth-first search.
-
-    Each step compares the newly reached points only with the points not reached
-    yet, so a dense cover element (one big cluster) costs about n²/4 distance
-    evaluations instead of n², and no edge list is ever built.
-    Returns labels (n,) numbered in order of each component's smallest index.
-    """
-    n = len(x)
-    sq = np.einsum("ij,ij->i", x, x)
-    unit = np.allclose(sq, 1.0, rtol=0, atol=1e-12)
-    lim = 1.0 - cut * cut / 2.0  # unit rows: |a - b| < cut  <=>  <a, b> > 1 - cut²/2
-
-    def reached(front: np.ndarray, rest: np.ndarray) -> np.ndarray:
-        hit = np.zeros(len(rest), dtype=bool)
-        xr = x[rest]
-        for i in range(0, len(front), chunk):
-            f = front[i:i + chunk]
-            g = xr @ x[f].T  # (len(rest), len(f))
-            if unit:
-                hit |= (g > lim).any(axis=1)
-            else:
-                hit |= ((sq[rest, None] + sq[None, f] - 2.0 * g) < cut * cut).any(axis=1)
-        return hit
-
-    labels = np.full(n, -1)
-    remaining = np.arange(n)
-    lab = 0
-    while len(remaining):
-        comp = [remaining[:1]]
-        front, rest = remaining[:1], remaining[1:]
-        while len(front) and len(rest):
-            hit = reached(front, rest)
-            front, rest = rest[hit], rest[~hit]
-            comp.append(front)
-        labels[np.concatenate(comp)] = lab
-        lab += 1
-        remaining = rest
-    return labels
-
-
-def cluster_labels(x: np.ndarray, params: MapperParams) -> np.ndarray:
-    """Cluster one cover element.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n, d)
-
-    Returns
-    -------
-    ndarray of int, shape (n,)
-        Labels 0.. in order of each cluster's smallest index; -1 for DBSCAN noise.
-        Single linkage: components of the graph of pairs closer than the cut.
-        DBSCAN: exactly scikit-learn's labels (core points have >= min_samples
-        points within eps, themselves included; a border point joins the
-        lowest-numbered cluster among its core neighbours).
-    """
-    n = len(x)
-    if params.clusterer == "single":
-        if n == 1:
-            return np.zeros(1, dtype=np.int64)
-        return _single_linkage(x, params.distance_cut)
-    if n < params.min_samples:
-        return np.full(n, -1)
-    adj = _adjacency(x, params.eps, strict=False)
-    core = adj.sum(axis=1) >= params.min_samples
-    if not core.any():
-        return np.full(n, -1)
-    labels = _components_dense(adj, core)
-    border = np.flatnonzero(~core & adj[:, core].any(axis=1))
-    if len(border):
-        core_labels = np.where(core, labels, np.iinfo(np.int64).max)
-        labels[border] = np.where(adj[border], core_labels[None, :], np.iinfo(np.int64).max).min(axis=1)
-    return labels
-
-
 # ---------------------------------------------------------------- graph
-def build_graph(clusters: list[tuple[str, np.ndarray]], points: np.ndarray, codensity: np.ndarray | None,
-                kernel_shape: tuple[int, int], meta: dict | None = None) -> MapperGraph:
-    """Nodes, nerve edges (with overlap sizes) and nerve triangles from member lists.
-
-    Parameters
-    ----------
-    clusters : list of (node id, member indices)
-    points : ndarray of shape (m, kh * kw)
-    codensity : ndarray of shape (m,) or None
-    """
-    from scipy.sparse import csr_matrix
-
-    m = len(points)
-    nodes = []
-    for nid, members in clusters:
-        mem = np.sort(np.asarray(members, dtype=np.int64))
-        mc = float(np.mean(codensity[mem])) if codensity is not None else float("nan")
-        nodes.append(MapperNode(nid, mem, mc, points[mem].mean(axis=0).reshape(kernel_shape)))
-    edges, triangles = [], []
-    if nodes:
-        rows = np.concatenate([np.full(n.size, i) for i, n in enumerate(nodes)])
-        cols = np.concatenate([n.members for n in nodes])
-        inc = csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=(len(nodes), m))
-        ov = (inc @ inc.T).tocoo()
-        sel = ov.row < ov.col
-        for a, b, w in sorted(zip(ov.row[sel], ov.col[sel], ov.data[sel])):
-            edges.append(MapperEdge(nodes[a].id, nodes[b].id, int(w)))
-        # triangles: every triple of nodes sharing a point
-        by_point = inc.T.tocsr()
-        deg = np.diff(by_point.indptr)
-        tris = set()
-        for d in np.unique(deg[deg >= 3]):
-            pts = np.flatnonzero(deg == d)
-            starts = by_point.indptr[pts]
-            lists = np.unique(np.sort(by_point.indices[starts[:, None] + np.arange(d)], axis=1), axis=0)
-            for combo in itertools.combinations(range(d), 3):
-                tris.update(map(tuple, lists[:, combo].tolist()))
-        triangles = [(nodes[a].id, nodes[b].id, nodes[c].id) for a, b, c in sorted(tris)]
-    return MapperGraph(tuple(nodes), tuple(edges), tuple(triangles), dict(meta or {}))
-
-
 def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: MapperParams,
                  kernel_shape: tuple[int, int] | None = None, lens_values: np.ndarray | None = None,
                  engine: Literal["fast", "kmapper"] = "fast") -> MapperGraph:
@@ -313,14 +196,17 @@ def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: Mappe
     lens_values : ndarray of shape (m, d_lens), optional
         A cached lens (from :func:`compute_lens`); computed when None.
     engine : {"fast", "kmapper"}
-        Vectorised reimplementation, or KeplerMapper itself (the reference).
+        Vectorised reimplementation, or KeplerMapper itself (the reference, whose
+        cover never wraps).
 
     Returns
     -------
     MapperGraph
         Node ids ``"c{cube}_k{cluster}"``; members index ``points``.  (With
         ``engine="kmapper"`` the cube number counts non-empty cubes only, as
-        KeplerMapper numbers them; compare graphs by members, not ids.)
+        KeplerMapper numbers them; compare graphs by members, not ids.)  For a
+        lens in :data:`PERIODIC_LENSES` the cover wraps round the circle and
+        ``meta["cover_period"]`` holds the period.
     """
     x = np.asarray(points, dtype=np.float64)
     if len(x) == 0:
@@ -331,17 +217,18 @@ def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: Mappe
     lens = compute_lens(x, codensity, params.lens, kernel_shape) if lens_values is None else np.asarray(lens_values)
     if len(lens) != len(x):
         raise UserError(f"the lens has {len(lens)} values for {len(x)} points")
+    period = PERIODIC_LENSES.get(params.lens)
     meta = {"params": params.to_dict(), "n_points": int(len(x)), "engine": engine}
+    if period is not None and engine == "fast":
+        meta["cover_period"] = period
     if engine == "kmapper":
         clusters = _kmapper_clusters(x, lens, params)
     else:
-        from threadpoolctl import threadpool_limits
-
         clusters = []
         # the matrix products here are small: one BLAS thread avoids thread start-up and
         # spin-waiting, which cost 2-5x on a busy machine (measured in benchmarks/mapper.py)
-        with threadpool_limits(limits=1, user_api="blas"):
-            for ci, idx in cover_elements(lens, params.n_cubes, params.overlap):
+        with one_blas_thread():
+            for ci, idx in cover_elements(lens, params.n_cubes, params.overlap, period):
                 labels = cluster_labels(x[idx], params)
                 for lab in range(labels.max() + 1):
                     clusters.append((f"c{ci}_k{lab}", idx[labels == lab]))
@@ -362,57 +249,3 @@ def _kmapper_clusters(x: np.ndarray, lens: np.ndarray, params: MapperParams) -> 
                                                                perc_overlap=params.overlap))
     return [(nid.replace("cube", "c").replace("_cluster", "_k"), np.asarray(mem, dtype=np.int64))
             for nid, mem in g["nodes"].items()]
-
-
-# ---------------------------------------------------------------- summary
-def _gf2_rank(rows: list[int]) -> int:
-    """Rank over Z/2 of vectors given as int bitmasks."""
-    basis: dict[int, int] = {}  # pivot bit -> vector
-    rank = 0
-    for v in rows:
-        while v:
-            top = v.bit_length() - 1
-            if top in basis:
-                v ^= basis[top]
-            else:
-                basis[top] = v
-                rank += 1
-                break
-    return rank
-
-
-def graph_summary(graph: MapperGraph) -> dict[str, int]:
-    """Counts that say what shape a Mapper graph has.
-
-    Returns
-    -------
-    dict
-        ``nodes``, ``edges``, ``components``; ``cycle_rank`` = E - V + C (independent
-        loops of the plain graph); ``betti1``: first Betti number (over Z/2) of the
-        nerve 2-complex (graph plus triangles) — the loops that are not filled in.
-    """
-    ids = {n.id: i for i, n in enumerate(graph.nodes)}
-    v, e = len(ids), len(graph.edges)
-    parent = list(range(v))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for ed in graph.edges:
-        ra, rb = find(ids[ed.source]), find(ids[ed.target])
-        if ra != rb:
-            parent[ra] = rb
-    comps = len({find(i) for i in range(v)})
-    cycle_rank = e - v + comps
-    eidx = {frozenset((ed.source, ed.target)): i for i, ed in enumerate(graph.edges)}
-    rows = []
-    for a, b, c in graph.triangles:
-        mask = 0
-        for pair in ((a, b), (b, c), (a, c)):
-            mask |= 1 << eidx[frozenset(pair)]
-        rows.append(mask)
-    betti1 = cycle_rank - _gf2_rank(rows)
-    return {"nodes": v, "edges": e, "components": comps, "cycle_rank": cycle_rank, "betti1": betti1}

@@ -161,9 +161,9 @@ def barcode(points: np.ndarray, params: PersistenceParams | None = None,
     if engine == "auto":
         engine = "giotto" if has_giotto() else "ripser"
     if params.n_perm is not None and params.n_perm < len(x):
-        from threadpoolctl import threadpool_limits
+        from tdacnn.topology.blas import one_blas_thread
 
-        with threadpool_limits(limits=1, user_api="blas"):  # 1 matrix-vector product per landmark
+        with one_blas_thread():  # 1 matrix-vector product per landmark
             lm, _ = maxmin_landmarks(x, params.n_perm)
     else:
         lm = np.arange(len(x))

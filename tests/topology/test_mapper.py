@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from tdacnn.errors import UserError
 from tdacnn.topology.graph import MapperGraph
-from tdacnn.topology.mapper import cluster_labels, cover_elements, graph_summary, mapper_graph
+from tdacnn.topology.mapper import (build_graph, cluster_labels, compute_lens, cover_elements,
+                                    graph_summary, mapper_graph)
 from tdacnn.topology.params import MapperParams
 from topology._synth import blob, circle, filter_circle, two_circles
 
@@ -36,16 +37,85 @@ def test_two_circles_and_a_blob():
     assert s["betti1"] == 0 and s["components"] == 1
 
 
-def test_angle_lens_on_filter_circle():
-    x = filter_circle(500).reshape(500, 9)
-    x = (x - x.mean(1, keepdims=True)) / np.linalg.norm(x - x.mean(1, keepdims=True), axis=1, keepdims=True)
-    g = mapper_graph(x, None, MapperParams(lens="angle", n_cubes=8, overlap=0.3, clusterer="single",
-                                           distance_cut=0.4), (3, 3))
-    # the angle lens cuts the circle open at 0 = 2π: a path of one component
+def _unit_filter_circle(n):
+    x = filter_circle(n).reshape(n, 9)
+    x = x - x.mean(1, keepdims=True)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n_cubes, overlap", [(4, 0.3), (8, 0.3), (8, 0.5), (12, 0.4)])
+def test_angle_lens_on_filter_circle_is_a_cycle(n_cubes, overlap):
+    x = _unit_filter_circle(500)
+    params = MapperParams(lens="angle", n_cubes=n_cubes, overlap=overlap, clusterer="single", distance_cut=0.4)
+    g = mapper_graph(x, None, params, (3, 3))
     s = graph_summary(g)
-    assert s["components"] == 1 and s["cycle_rank"] == 0
+    assert s["components"] == 1 and s["betti1"] == 1
+    assert g.meta["cover_period"] == pytest.approx(2 * np.pi)
+    # the loop closes through the wrap edge: an arc round angle 0 shares points with one round 2π
+    cube = {nd.id: int(nd.id.split("_")[0][1:]) for nd in g.nodes}
+    assert {(0, n_cubes - 1)} <= {tuple(sorted((cube[e.source], cube[e.target]))) for e in g.edges}
+    # with KeplerMapper's interval cover (no wrap) the same lens cuts the circle open into a path
+    lens = compute_lens(x, None, "angle", (3, 3))
+    clusters = [(f"c{ci}_k{lab}", idx[labels == lab])
+                for ci, idx in cover_elements(lens, n_cubes, overlap)
+                for labels in [cluster_labels(x[idx], params)] for lab in range(labels.max() + 1)]
+    s_path = graph_summary(build_graph(clusters, x, None, (3, 3)))
+    assert s_path["components"] == 1 and s_path["betti1"] == 0
+
+
+def test_angle_lens_needs_3x3_filters():
     with pytest.raises(UserError, match="angle lens is defined for 3x3 filters only"):
         mapper_graph(np.random.default_rng(0).normal(size=(30, 4)), None, MapperParams(lens="angle"), (2, 2))
+
+
+def _circular_reference(v, n_cubes, overlap, period):
+    """Brute force: arc i is centred on (i + 1/2) period / n with half-width period / (2 n (1 - overlap))."""
+    centres = (np.arange(n_cubes) + 0.5) * period / n_cubes
+    r = period / (2 * n_cubes * (1 - overlap))
+    out = []
+    for i, c in enumerate(centres):
+        d = np.abs(np.mod(v, period) - c)
+        idx = np.flatnonzero(np.minimum(d, period - d) <= r)
+        if len(idx):
+            out.append((i, idx.tolist()))
+    return out
+
+
+def test_periodic_cover_wraps_round_the_circle():
+    period = 2 * np.pi
+    v = np.array([0.01, period - 0.01, np.pi, 1.0, 5.0]).reshape(-1, 1)
+    cover = dict(cover_elements(v, 6, 0.3, period=period))
+    first, last = set(cover[0].tolist()), set(cover[5].tolist())
+    assert {0, 1} <= first and {0, 1} <= last  # both ends of [0, 2π) are in the first and the last arc
+    # the interval cover of the same values puts them at opposite ends, never together
+    assert not any({0, 1} <= set(idx.tolist()) for _, idx in cover_elements(v, 6, 0.3))
+    # one arc covers the whole circle
+    assert [(i, idx.tolist()) for i, idx in cover_elements(v, 1, 0.3, period=period)] == [(0, [0, 1, 2, 3, 4])]
+    with pytest.raises(UserError, match="period of a periodic lens must be a positive number"):
+        cover_elements(v, 4, 0.3, period=0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 60), n_cubes=st.integers(1, 12), overlap=st.floats(0.05, 0.9),
+       seed=st.integers(0, 10**6), turns=st.integers(-2, 2))
+def test_periodic_cover_invariants(n, n_cubes, overlap, seed, turns):
+    period = 2 * np.pi
+    v = np.random.default_rng(seed).uniform(0, period, n)
+    cover = [(i, idx.tolist()) for i, idx in cover_elements(v[:, None], n_cubes, overlap, period=period)]
+    assert cover == _circular_reference(v, n_cubes, overlap, period)
+    assert set().union(*(set(idx) for _, idx in cover)) == set(range(n))  # every point in some arc
+    # an angle and the same angle a whole turn further are in the same arcs
+    shifted = [(i, idx.tolist()) for i, idx in cover_elements((v + turns * period)[:, None], n_cubes, overlap,
+                                                                   period=period)]
+    assert shifted == cover or turns != 0 and _near_an_arc_end(v, n_cubes, overlap, period)
+
+
+def _near_an_arc_end(v, n_cubes, overlap, period, tol=1e-9):
+    """Shifting by whole turns moves values by float rounding: allow differences only at arc ends."""
+    centres = (np.arange(n_cubes) + 0.5) * period / n_cubes
+    r = period / (2 * n_cubes * (1 - overlap))
+    d = np.abs(np.mod(v[:, None] - centres + period / 2, period) - period / 2)
+    return bool(np.any(np.abs(d - r) < tol))
 
 
 def _by_members(g):

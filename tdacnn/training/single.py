@@ -77,17 +77,22 @@ def load_train_data(cfg: TrainConfig, device: str = "cpu") -> TrainData:
 def make_optimizer(params, cfg: TrainConfig):
     """The optimiser ``cfg`` asks for over ``params``.
 
-    PyTorch's fused implementation: one kernel for all parameters instead of a
-    dozen small ops per tensor (0.06 vs 0.18 ms per Adam step on this CPU for the
-    MNIST network), same update rule.
+    PyTorch's fused implementation where the installed torch has it for the
+    device: one kernel for all parameters instead of a dozen small ops per
+    tensor (0.06 vs 0.18 ms per Adam step on this CPU for the MNIST network),
+    same update rule.
     """
     import torch
 
+    params = list(params)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=True)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        cls, kw = torch.optim.SGD, {"momentum": cfg.momentum}
+    else:
+        cls, kw = (torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam), {}
+    try:
+        return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True, **kw)
+    except RuntimeError:  # an older torch without a fused kernel for this device
+        return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
 
 
 def layers_at(cfg: TrainConfig, iteration: int) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tdacnn.training.config import TrainConfig, batch_indices, network_seeds
 
-__all__ = ["NetResult", "TrainData", "make_optimizer", "layers_at", "state_path", "load_state",
+__all__ = ["NetResult", "TrainData", "make_optimizer", "images_per_pass", "layers_at", "state_path", "load_state",
            "save_state", "train_network", "evaluate", "load_train_data"]
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,27 @@ def make_optimizer(params, cfg: TrainConfig):
         return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True, **kw)
     except RuntimeError:  # an older torch without a fused kernel for this device
         return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+
+
+#: On the CPU a minibatch goes through the network in passes whose conv1 output
+#: (the largest activation, kept for the backward pass) is at most this big, so
+#: that it stays in cache; the passes' gradients are summed before the step, which
+#: is the full batch's gradient.  Measured for the MNIST network (64 filters,
+#: batch 64, one thread): 11.8-12.3 ms per step in one pass, 9.2-10.7 ms in four
+#: passes of 16 images (2.7 MB each), 10.5-10.8 ms in eight.
+PASS_BYTES = 3 << 20
+
+
+def images_per_pass(cfg: TrainConfig, device_type: str) -> int:
+    """Images per forward/backward pass: the whole batch on a GPU; on the CPU the batch
+    split into equal passes whose conv1 output fits in :data:`PASS_BYTES`."""
+    if device_type != "cpu":
+        return cfg.batch_size
+    arch = cfg.arch()
+    side = arch.image_size - 2
+    per_image = arch.conv1 * side * side * 4  # float32 bytes of conv1's output
+    passes = -(-cfg.batch_size // max(1, PASS_BYTES // per_image))  # ceil
+    return -(-cfg.batch_size // passes)
 
 
 def layers_at(cfg: TrainConfig, iteration: int) -> tuple[int, ...]:
@@ -190,6 +211,7 @@ def train_network(
     # channels-last lets oneDNN's convolutions and max-pooling run vectorised: measured
     # ~2x faster per step than the default layout on CPU (benchmarks/train.py)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    pass_size = images_per_pass(cfg, device.type)
     model = model.to(memory_format=memory_format)
     opt = make_optimizer(model.parameters(), cfg)
     result = NetResult(network)
@@ -219,15 +241,20 @@ def train_network(
             break
         idx = torch.from_numpy(batch_indices(n, cfg.batch_size, data_seed, t)).to(device)
         xb, yb = data.x_train[idx].contiguous(memory_format=memory_format), data.y_train[idx]
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, logits = 0.0, []
+        for xc, yc in zip(xb.split(pass_size), yb.split(pass_size)):
+            # sum of per-image losses / batch: the passes' gradients add up to the batch mean's
+            part = model(xc)
+            chunk_loss = F.cross_entropy(part, yc, reduction="sum") / len(yb)
+            chunk_loss.backward()
+            loss, logits = loss + chunk_loss.detach(), logits + [part.detach()]
+        logits = torch.cat(logits)
         opt.step()
         t += 1
         result.iterations_done = t
         result.loss = float(loss.detach())
-        result.acc = float((logits.detach().argmax(1) == yb).float().mean())
+        result.acc = float((logits.argmax(1) == yb).float().mean())
         if t in snaps:
             snapshot(t)
             if t == cfg.iterations:

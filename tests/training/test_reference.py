@@ -11,6 +11,7 @@ from torch import nn
 from tdacnn.data import load_dataset
 from tdacnn.training.config import TrainConfig, batch_indices, network_seeds
 from tdacnn.training.ensemble import train_ensemble
+from tdacnn.training.single import images_per_pass
 
 CFG = dict(dataset="digits", n_networks=3, iterations=25, batch_size=32, snapshots=(0, 10), conv1=6, conv2=5,
            hidden=12, seed=7)
@@ -71,6 +72,15 @@ def test_process_pool_matches_plain_pytorch():
     result = train_ensemble(cfg)
     assert result.timings["backend"] == "pool" and result.status == "complete"
     _compare(result, plain_pytorch(cfg), cfg)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_batch_in_several_cache_sized_passes_matches_plain_pytorch(optimizer):
+    """Wide conv1 (64 filters): on the CPU each minibatch goes through in passes whose gradients add up."""
+    cfg = TrainConfig(**{**CFG, "conv1": 64, "n_networks": 2}, optimizer=optimizer, backend="serial",
+                      lr=0.05 if optimizer == "sgd" else 1e-3)
+    assert images_per_pass(cfg, "cpu") == 16 and images_per_pass(cfg, "cuda") == cfg.batch_size == 32
+    _compare(train_ensemble(cfg), plain_pytorch(cfg), cfg)
 
 
 def test_networks_differ_and_shared_batches_only_share_data():

@@ -23,7 +23,9 @@ AMD EPYC with AVX-512, one thread per network, per optimiser step of batch 64):
 - kept: channels-last tensors (oneDNN convolutions and vectorised pooling),
   ~2x per step over the default layout; glibc malloc settings that keep freed
   memory (16.7 -> 11.5 ms: every step was page-faulting ~40 MB of fresh zero
-  pages); fused Adam/AdamW/SGD (0.18 -> 0.06 ms); one spawned process per core.
+  pages); fused Adam/AdamW/SGD (0.18 -> 0.06 ms); each minibatch in passes
+  whose conv1 output stays in cache (4 passes of 16 images: 11.8-12.3 ->
+  9.2-10.7 ms); one spawned process per core.
 - left out: ``torch.compile`` (inductor) was 2x slower per step (21.9 vs
   10.8 ms) after a 15 s compile; layer 1 as a custom autograd function
   (conv -> 2x2 max -> ReLU split into the four pooling phases, weight gradient

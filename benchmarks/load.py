@@ -41,9 +41,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CONTROLS = ("source", "layer", "iteration", "channels", "k", "p", "lens", "n_cubes", "overlap",
-            "clusterer", "eps", "min_samples", "distance_cut")
-BASE = {"source": "run:synthetic", "layer": 1, "iteration": None, "channels": "each", "k": 10, "p": 30.0,
+from tdacnn.app.controls import CONTROLS, DEFAULTS  # noqa: E402 - the page's controls, in the callback's order
+
+BASE = {**DEFAULTS, "source": "run:synthetic", "layer": 1, "iteration": None, "channels": "each", "k": 10, "p": 30.0,
         "lens": "pca2", "n_cubes": 8, "overlap": 0.3, "clusterer": "single", "eps": 0.5, "min_samples": 3,
         "distance_cut": 0.5}
 #: distinct parameter combinations (≥ sessions, so concurrent sessions never share one)

@@ -1,9 +1,10 @@
 """The Explore controls: their defaults, parsing into stage parameters, and the URL.
 
 One :class:`ExploreRequest` describes a view (source, cloud, density filter,
-Mapper).  :func:`parse_request` turns raw control values (what Dash passes:
-numbers, None for an empty or unparsable input box, strings) into a request, or
-raises :class:`~tdacnn.errors.UserError` whose message names the control.
+Mapper, and the persistence settings of the barcode beside the graph).
+:func:`parse_request` turns raw control values (what Dash passes: numbers, None
+for an empty or unparsable input box, strings) into a request, or raises
+:class:`~tdacnn.errors.UserError` whose message names the control.
 :func:`to_query` / :func:`from_query` carry the same values in a URL query
 string so that a view can be shared and reloaded.
 """
@@ -11,20 +12,26 @@ string so that a view can be shared and reloaded.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from tdacnn.errors import UserError
-from tdacnn.topology.params import CHANNEL_MODES, CloudParams, DensityParams, MapperParams
+from tdacnn.topology.params import CHANNEL_MODES, CloudParams, DensityParams, MapperParams, PersistenceParams, \
+    is_prime
 
-__all__ = ["CONTROLS", "DEFAULTS", "ExploreRequest", "parse_request", "to_query", "from_query"]
+__all__ = ["CONTROLS", "DEFAULTS", "ExploreRequest", "parse_request", "to_query", "from_query", "ALL_LANDMARKS",
+           "MAX_COEFF"]
 
-_D, _M = DensityParams(), MapperParams()
+_D, _M, _P = DensityParams(), MapperParams(), PersistenceParams()
 
 #: Control names in the order the callbacks take them (also the URL keys).
 CONTROLS = ("source", "layer", "iteration", "channels", "k", "p", "lens", "n_cubes", "overlap",
-            "clusterer", "eps", "min_samples", "distance_cut")
+            "clusterer", "eps", "min_samples", "distance_cut", "n_perm", "maxdim", "coeff", "thresh")
+#: The landmarks control's word for "every filtered point" (``n_perm=None``); an empty box means the same.
+ALL_LANDMARKS = "all"
+#: Largest coefficient prime offered: Z/p for small p is what anyone asks for (2 and 3 tell torsion apart).
+MAX_COEFF = 97
 
 #: Default control values: the stage parameters' own defaults, but for the density filter and
 #: the cover, chosen for the shipped run (1,280 layer-1 filters): at k = 30, p = 50 its layer 1
@@ -34,42 +41,67 @@ DEFAULTS: dict[str, Any] = {
     "source": "default", "layer": None, "iteration": None, "channels": "each",
     "k": 30, "p": 50.0, "lens": _M.lens, "n_cubes": 6, "overlap": 0.5,
     "clusterer": _M.clusterer, "eps": _M.eps, "min_samples": _M.min_samples, "distance_cut": _M.distance_cut,
+    # the barcode: PersistenceParams' own defaults; no threshold is an empty box (None), not inf
+    "n_perm": _P.n_perm, "maxdim": _P.maxdim, "coeff": _P.coeff, "thresh": None,
 }
 
 _INTS = {"layer", "iteration", "k", "n_cubes", "min_samples"}
 _FLOATS = {"p", "overlap", "eps", "distance_cut"}
+#: Persistence controls: numbers in the URL, parsed apart (n_perm may be "all", thresh may be empty).
+_PERSISTENCE_INTS = {"n_perm", "maxdim", "coeff"}
 _LABELS = {"k": "k (neighbours)", "p": "p (percent kept)", "n_cubes": "intervals", "overlap": "overlap",
            "eps": "eps", "min_samples": "min samples", "distance_cut": "distance cut", "layer": "layer",
-           "iteration": "iteration"}
+           "iteration": "iteration", "n_perm": "landmarks", "maxdim": "max dimension",
+           "coeff": "coefficient prime p", "thresh": "threshold"}
 
 
 @dataclass(frozen=True)
 class ExploreRequest:
-    """Everything that determines one Explore view."""
+    """Everything that determines one Explore view.
+
+    ``persistence`` drives only the barcode: :meth:`key` (the graph's key) leaves
+    it out, :meth:`barcode_key` puts it in.
+    """
 
     source: str
     cloud: CloudParams
     density: DensityParams
     mapper: MapperParams
+    persistence: PersistenceParams = field(default_factory=PersistenceParams)
 
     def to_dict(self) -> dict:
+        """JSON-safe (a Dash store): no threshold is ``None``, not ``inf``."""
+        pers = self.persistence.to_dict()
+        pers["thresh"] = None if math.isinf(pers["thresh"]) else pers["thresh"]
         return {"source": self.source, "cloud": self.cloud.to_dict(), "density": self.density.to_dict(),
-                "mapper": self.mapper.to_dict()}
+                "mapper": self.mapper.to_dict(), "persistence": pers}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "ExploreRequest":
+        """Inverse of :meth:`to_dict`; a dict without ``persistence`` (older views) gets the defaults."""
+        pers = dict(d.get("persistence") or {})
+        if pers.get("thresh", 0) is None:
+            pers["thresh"] = math.inf
         return cls(str(d["source"]), CloudParams.from_dict(d["cloud"]), DensityParams.from_dict(d["density"]),
-                   MapperParams.from_dict(d["mapper"]))
+                   MapperParams.from_dict(d["mapper"]), PersistenceParams.from_dict(pers))
 
     def controls(self) -> dict[str, Any]:
         """The control values that give this request."""
         return {"source": self.source, "layer": self.cloud.layer, "iteration": self.cloud.iteration,
                 "channels": self.cloud.channels, "k": self.density.k, "p": self.density.p,
                 **{name: getattr(self.mapper, name) for name in
-                   ("lens", "n_cubes", "overlap", "clusterer", "eps", "min_samples", "distance_cut")}}
+                   ("lens", "n_cubes", "overlap", "clusterer", "eps", "min_samples", "distance_cut")},
+                "n_perm": ALL_LANDMARKS if self.persistence.n_perm is None else self.persistence.n_perm,
+                "maxdim": self.persistence.maxdim, "coeff": self.persistence.coeff,
+                "thresh": None if math.isinf(self.persistence.thresh) else self.persistence.thresh}
 
     def key(self) -> str:
+        """Key of the Mapper graph (and of what else depends only on the filtered cloud): no persistence."""
         return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.mapper.key()}"
+
+    def barcode_key(self) -> str:
+        """Key of the barcode: the filtered cloud and the persistence settings (not the Mapper)."""
+        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.persistence.key()}"
 
 
 def _number(name: str, value: Any, integer: bool, optional: bool = False):
@@ -124,7 +156,33 @@ def parse_request(values: Mapping[str, Any]) -> ExploreRequest:
         DensityParams(num["k"], num["p"]),
         MapperParams(str(v["lens"]), num["n_cubes"], num["overlap"], str(v["clusterer"]), num["eps"],
                      num["min_samples"], num["distance_cut"]),
+        _persistence(v),
     )
+
+
+def _persistence(v: Mapping[str, Any]) -> PersistenceParams:
+    """The persistence controls: landmarks (a number, or "all"/empty for every point), max dimension,
+    coefficient prime, threshold (empty: none)."""
+    raw = v["n_perm"]
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", ALL_LANDMARKS, "none")):
+        n_perm = None
+    else:
+        n_perm = _number("n_perm", raw, integer=True)
+        if n_perm < 2:
+            raise UserError(f"landmarks must be a whole number ≥ 2, or {ALL_LANDMARKS!r} for every point; "
+                            f"got {raw!r}")
+    maxdim = _number("maxdim", v["maxdim"], integer=True)
+    if maxdim not in (0, 1, 2):
+        raise UserError(f"max dimension must be 0, 1 or 2; got {v['maxdim']!r}")
+    coeff = _number("coeff", v["coeff"], integer=True)
+    if coeff > MAX_COEFF or not is_prime(coeff):  # the bound first: no primality test of a huge number
+        raise UserError(f"coefficient prime p must be a prime from 2 to {MAX_COEFF} (Z/p coefficients); "
+                        f"got {v['coeff']!r}")
+    thresh = _number("thresh", v["thresh"], integer=False, optional=True)
+    if thresh is not None and thresh <= 0:
+        raise UserError(f"threshold must be a positive distance (leave it empty for none); got {v['thresh']!r}")
+    return PersistenceParams(maxdim=maxdim, n_perm=n_perm, thresh=math.inf if thresh is None else thresh,
+                             coeff=coeff)
 
 
 def to_query(request: ExploreRequest) -> str:
@@ -151,11 +209,12 @@ def from_query(search: str | None) -> dict[str, Any]:
         if key not in CONTROLS:
             continue
         value: Any = raw
-        if key in _INTS | _FLOATS:
+        if key in _INTS | _FLOATS | _PERSISTENCE_INTS | {"thresh"}:
             try:
                 x = float(raw)
-                value = int(x) if key in _INTS and x == int(x) else x
             except ValueError:
-                value = raw
+                x = math.nan
+            if math.isfinite(x):  # "inf" and "nan" stay text: the status line explains them
+                value = int(x) if key in _INTS | _PERSISTENCE_INTS and x == int(x) else x
         out[key] = value
     return out

@@ -2,9 +2,10 @@
 
 Dynamics (the seed's Figure 5): rows layer 1 and layer 2, columns the saved
 training iterations.  Depth (Figure 6): one graph per conv layer at the last
-saved iteration.  Every cell uses the density and Mapper parameters currently set
-in Explore, nodes are coloured by size, and the caption gives the number of
-significant H1 bars.  They compute only while their tab is open (each stage is
+saved iteration.  Every cell uses the density, Mapper and persistence parameters
+currently set in Explore (persistence always up to H1, whatever Explore's max
+dimension: the caption counts H1 bars), nodes are coloured by size, and the
+caption gives the number of significant H1 bars.  They compute only while their tab is open (each stage is
 cached, so reopening is instant).
 """
 
@@ -30,7 +31,7 @@ def _cell(request: ExploreRequest, layer: int, iteration: int, title: str) -> Ce
     req = replace(request, cloud=replace(request.cloud, layer=layer, iteration=iteration))
     try:
         result = services.compute_graph(req)
-        barcode = services.compute_barcode(req)
+        barcode = services.compute_barcode(req, replace(request.persistence, maxdim=1))
     except (UserError, ValueError) as exc:
         return error_cell(title, str(exc))
     return make_cell(title, result.graph, barcode)

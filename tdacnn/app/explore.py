@@ -4,6 +4,7 @@ Data flow on the page::
 
     url.search ─▶ load_url ─▶ controls ─▶ parse_controls ─▶ explore-request (Store)
                                                          ├─▶ update_graph ─▶ cytoscape, legend, summary, status
+                                                         │   (persistence-only change: status only)
                                                          ├─▶ update_barcode ─▶ barcode / diagram
                                                          ├─▶ update_orientation ─▶ histogram
                                                          └─▶ (clientside) history.replaceState(query)
@@ -23,10 +24,15 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from tdacnn.app import services
 from tdacnn.app.controls import CONTROLS, DEFAULTS, ExploreRequest, from_query, parse_request, to_query
+from tdacnn.app.persistence_controls import barcode_view, persistence_group
+from tdacnn.app.widgets import control_id
+from tdacnn.app.widgets import label as _label
+from tdacnn.app.widgets import number_input as _number_input
+from tdacnn.app.widgets import slider as _slider
 from tdacnn.errors import UserError
 from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
 from tdacnn.view.cytoscape import LayoutMemory, PRESET_LAYOUT, graph_elements, memory_from_elements, stylesheet
-from tdacnn.view.figures import EXPORT_CONFIG, barcode_figure, diagram_figure, empty_figure, orientation_figure
+from tdacnn.view.figures import EXPORT_CONFIG, empty_figure, orientation_figure
 
 __all__ = ["layout", "register", "default_source", "load_url", "update_selectors", "parse_controls", "update_graph",
            "update_barcode", "update_orientation", "control_id", "refresh_sources"]
@@ -37,30 +43,8 @@ _LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1+2", "codensity": "codensity", "a
 _CLUSTER_LABELS = {"single": "single linkage (distance cut)", "dbscan": "DBSCAN (eps, min samples)"}
 
 
-def control_id(name: str) -> str:
-    """Component id of a control (``"explore-k"``)."""
-    return f"explore-{name}"
-
-
-def _label(text: str, *children, title: str = "", echo: str | None = None) -> html.Div:
-    """A control with its label; ``echo``: show the control's current value after the label."""
-    label = [text] if echo is None else [text, ": ", html.B(id=f"{control_id(echo)}-value")]
-    return html.Div([html.Label(label, title=title, className="ctl-label"), *children], className="ctl")
-
-
 #: Sliders whose value is echoed in their label (clientside, no round trip).
 _ECHOED = ("k", "p", "n_cubes", "overlap")
-
-
-def _slider(name: str, lo: float, hi: float, step: float) -> dcc.Slider:
-    # the value is echoed in the label: Dash 4's built-in input box does not fit a narrow column
-    return dcc.Slider(id=control_id(name), min=lo, max=hi, step=step, value=DEFAULTS[name], marks=None,
-                      allow_direct_input=False, updatemode="mouseup")
-
-
-def _number_input(name: str, step: float | str = "any", minimum: float | None = None) -> dcc.Input:
-    return dcc.Input(id=control_id(name), type="number", value=DEFAULTS[name], step=step, min=minimum,
-                     debounce=True, className="ctl-number")
 
 
 def _selectors(source: str, ws_options: tuple[list, list, Any, Any]) -> list:
@@ -120,6 +104,7 @@ def layout() -> html.Div:
         html.Div([_label("distance cut", _number_input("distance_cut", 0.05)),
                   _label("eps", _number_input("eps", 0.05)),
                   _label("min samples", _number_input("min_samples", 1))], className="ctl-row"),
+        *persistence_group(),
         html.Div(id="explore-status", className="status", role="status"),
         html.Div(id="explore-summary", className="summary"),
         html.H4("Export"),
@@ -258,10 +243,28 @@ def _legend(leg) -> list:
     ]
 
 
+def _same_graph(memory_data: dict | None, request: ExploreRequest) -> bool:
+    """Whether the graph on the page (``memory_data``) is the request's: only persistence settings changed."""
+    prev = (memory_data or {}).get("request")
+    if not prev or not memory_data.get("positions"):
+        return False
+    try:
+        return ExploreRequest.from_dict(prev).key() == request.key()
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def update_graph(request_data: dict | None, memory_data: dict | None):
-    """The request → (elements, legend, summary, status, memory)."""
+    """The request → (elements, legend, summary, status, memory).
+
+    When the graph drawn (``memory_data``) is already the request's — only the
+    persistence settings changed — nothing is recomputed or redrawn: the status
+    line alone is updated (with why the barcode cannot be computed, if so).
+    """
     try:
         request = _request(request_data)
+        if _same_graph(memory_data, request):
+            return no_update, no_update, no_update, services.persistence_problem(request), no_update
         result = services.compute_graph(request)
         previous = _memory(memory_data, request)
         elements = graph_elements(result.graph, previous, members_space=result.members_space(),
@@ -278,11 +281,13 @@ def update_graph(request_data: dict | None, memory_data: dict | None):
                             for el in elements if "position" in el},
               "filters": {n.id: [round(float(v), 4) for v in n.mean_filter.ravel()] for n in result.graph.nodes}}
     status = "" if result.graph.nodes else "no nodes: loosen the clusterer (bigger distance cut/eps) or keep more points"
+    status = " ".join(s for s in (status, services.persistence_problem(request)) if s)
     return elements, _legend(legend(result.graph)), _summary(result), status, memory
 
 
 def update_barcode(request_data: dict | None, mode: str):
-    """The request → barcode (or persistence diagram) of its density-filtered cloud."""
+    """The request → barcode (or persistence diagram) of its density-filtered cloud, with its
+    persistence settings; a bad setting keeps the last barcode (the status line says why)."""
     try:
         request = _request(request_data)
         bc = services.compute_barcode(request)
@@ -291,7 +296,7 @@ def update_barcode(request_data: dict | None, mode: str):
     except Exception as exc:  # noqa: BLE001
         log.exception("barcode failed")
         return empty_figure(f"barcode failed: {exc}")
-    return diagram_figure(bc) if mode == "diagram" else barcode_figure(bc)
+    return barcode_view(bc, mode, request.persistence.coeff)
 
 
 def update_orientation(request_data: dict | None):

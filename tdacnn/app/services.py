@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,7 +25,8 @@ from tdacnn.topology.params import PersistenceParams, check_against_cloud
 from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
 
 __all__ = ["GraphResult", "list_sources", "load_source", "initial_layer", "layer_options", "iteration_options",
-           "get_analysis", "compute_graph", "compute_barcode", "compute_angles", "node_members", "reset"]
+           "get_analysis", "compute_graph", "compute_barcode", "compute_angles", "node_members", "reset",
+           "MAX_PERSISTENCE_POINTS", "check_persistence", "persistence_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,6 @@ def _memoised(key: tuple, make: Callable[[], Any]) -> Any:
 
 def _cloud_params(ws: WeightSet, request: ExploreRequest):
     """The request's CloudParams with layer/iteration resolved against the weights."""
-    from dataclasses import replace
-
     layers = ws.layers()
     if not layers:
         raise UserError("this source holds no conv layers")
@@ -184,6 +183,7 @@ class GraphResult:
     Attributes
     ----------
     request : ExploreRequest
+        The request asked (its persistence settings play no part in the graph).
     cloud : PointCloud
         The whole cloud of the chosen layer and iteration.
     dense : DenseCloud
@@ -238,13 +238,68 @@ def compute_graph(request: ExploreRequest) -> GraphResult:
         graph = get_analysis().graph(dense, request.mapper)
         return GraphResult(request, cloud, dense, graph, graph_summary(graph))
 
-    return _memoised(("graph", request.key()), make)
+    result = _memoised(("graph", request.key()), make)
+    # the key leaves out the persistence settings: the result names the request asked, not the first one
+    return result if result.request == request else replace(result, request=request)
+
+
+#: The most points the app computes a barcode on (the landmarks, or every filtered point for "all"),
+#: by max dimension.  Vietoris–Rips grows about with the cube of the points for H1, faster for H2;
+#: at these limits, on 2 cores (giotto-ph), uniform points on the 8-sphere (the worst case) took 2.2 s
+#: (H0, 5,000), 8.5 s (H1, 1,500) and 1.9 s (H2, 400); real filters far less (H1 on 1,280: 0.4 s).
+#: Beyond, a request holds a web worker for minutes.  The CLI has no such limit.
+MAX_PERSISTENCE_POINTS = {0: 5000, 1: 1500, 2: 400}
+
+
+def check_persistence(n_points: int, params: PersistenceParams) -> None:
+    """Refuse persistence on more points than :data:`MAX_PERSISTENCE_POINTS` allows.
+
+    Raises
+    ------
+    UserError
+        One sentence: how many points, the limit, and what to change.
+    """
+    limit = MAX_PERSISTENCE_POINTS[params.maxdim]
+    used = n_points if params.n_perm is None else min(params.n_perm, n_points)
+    if used <= limit:
+        return
+    if params.n_perm is None or params.n_perm >= n_points:
+        raise UserError(f"persistence on all {n_points:,} filtered points is too slow for the app (at most "
+                        f"{limit:,} up to H{params.maxdim}): set landmarks to {min(400, limit)} or keep fewer points")
+    raise UserError(f"{params.n_perm:,} landmarks are too many for the app (at most {limit:,} up to "
+                    f"H{params.maxdim}): lower the number of landmarks")
+
+
+def persistence_problem(request: ExploreRequest) -> str:
+    """Why the request's barcode cannot be computed (:func:`check_persistence`), or ``""``.
+
+    Only the persistence settings are judged: other problems (source, k) are the graph's to report.
+    """
+    try:
+        _, dense = _dense(request)
+    except (UserError, ValueError):
+        return ""
+    try:
+        check_persistence(len(dense.cloud), request.persistence)
+    except UserError as exc:
+        return str(exc)
+    return ""
 
 
 def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = None):
-    """The barcode of the request's density-filtered cloud (cached)."""
-    params = params or PersistenceParams()
+    """The barcode of the request's density-filtered cloud (cached).
+
+    ``params`` defaults to ``request.persistence``; the cache key holds the filtered
+    cloud and ``params``, not the Mapper.
+
+    Raises
+    ------
+    UserError
+        Too many points for the app (:func:`check_persistence`), or fewer than 2.
+    """
+    params = params or request.persistence
     _, dense = _dense(request)
+    check_persistence(len(dense.cloud), params)
     return _memoised(("barcode", request.source, request.cloud.key(), request.density.key(), params.key()),
                      lambda: get_analysis().barcode(dense, params))
 

@@ -24,6 +24,7 @@ __all__ = [
     "MapperParams",
     "PersistenceParams",
     "check_against_cloud",
+    "is_prime",
     "LENSES",
     "CLUSTERERS",
     "CHANNEL_MODES",
@@ -162,7 +163,13 @@ class PersistenceParams(_Params):
                  f"n_perm (number of landmarks) must be an integer ≥ 2; got {self.n_perm!r}")
         _require(isinstance(self.thresh, (int, float)) and self.thresh > 0,
                  f"thresh must be positive; got {self.thresh!r}")
-        _require(_is_int(self.coeff) and self.coeff >= 2, f"coeff must be a prime ≥ 2; got {self.coeff!r}")
+        _require(_is_int(self.coeff) and 2 <= self.coeff <= 10_007 and is_prime(self.coeff),
+                 f"coeff must be a prime from 2 to 10007 (homology over Z/p); got {self.coeff!r}")
+
+
+def is_prime(n: int) -> bool:
+    """Whether the integer ``n`` is prime (trial division: for coefficient fields, small n)."""
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
 def check_against_cloud(n_points: int, density: DensityParams | None = None) -> None:

@@ -190,3 +190,43 @@ def test_dynamics_and_depth_tabs(live_app, page):
     page.click("text=Explore")
     wait_for_graph(page)  # and Explore comes back with its graph
     assert page.console_errors == []
+
+
+def test_persistence_controls_change_the_barcode_not_the_graph(live_app, page):
+    page.goto(live_app + "/?source=run:synthetic&layer=2&p=70")  # 640 filters, 448 kept
+    wait_for_graph(page)
+    page.wait_for_function("() => document.getElementById('explore-summary').textContent.includes('448 densest')")
+    title = "() => document.querySelector('#explore-barcode .gtitle').textContent"
+    page.wait_for_function(f"() => ({title})().includes('400 landmarks of 448')")
+    panels = "() => [...document.querySelectorAll('#explore-barcode .annotation-text')].map(a => a.textContent)"
+    assert [t.split()[0] for t in page.evaluate(panels)] == ["H0", "H1"]
+    page.wait_for_timeout(500)  # the first view's callbacks have answered
+    drawn = f"() => {CY}.nodes().map(n => [n.id(), n.position('x'), n.position('y')]).sort()"
+    before = page.evaluate(drawn)
+    graph_answers = []
+    page.on("response", lambda r: graph_answers.append(r) if "_dash-update-component" in r.url
+            and "explore-graph.elements" in (r.request.post_data or "") else None)
+    page.locator("#explore-maxdim").get_by_text("H0, H1, H2", exact=True).click()
+    page.wait_for_function(f"() => ({panels})().some(t => t.startsWith('H2'))", timeout=60_000)
+    box = page.locator("#explore-n_perm")
+    box.fill("all")  # every point, up to H2: over the app's limit, refused in one sentence
+    box.press("Enter")
+    page.wait_for_function("() => /^persistence on all 448 filtered points is too slow for the app/"
+                           ".test(document.getElementById('explore-status').textContent)")
+    assert "400 landmarks of 448" in page.evaluate(title)  # the last barcode stays
+    box.fill("150")
+    box.press("Enter")
+    page.wait_for_function(f"() => ({title})().includes('150 landmarks of 448')")
+    page.wait_for_function(f"() => ({panels})().some(t => t.startsWith('H2'))")
+    page.wait_for_function("() => document.getElementById('explore-status').textContent === ''")
+    page.wait_for_function("() => window.location.search.includes('maxdim=2')"
+                           " && window.location.search.includes('n_perm=150')")
+    for _ in range(100):  # the graph callback answers each change too (in parallel with the barcode's)
+        if len(graph_answers) >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert len(graph_answers) >= 3, "the graph callback ran for each change ..."
+    assert page.evaluate(drawn) == before  # same nodes at the same places
+    for answer in graph_answers:   # ... and sent no elements: nothing recomputed or redrawn
+        assert "explore-graph" not in answer.json()["response"], answer.json()
+    assert page.console_errors == []

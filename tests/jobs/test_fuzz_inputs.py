@@ -147,8 +147,8 @@ def test_trainer_config_numbers(n_networks, iterations, batch_size, lr, momentum
 
 @FUZZ
 @given(values=st.dictionaries(
-    st.sampled_from(["source", "layer", "iteration", "channels", "k", "p", "lens", "n_cubes", "overlap",
-                     "clusterer", "eps", "min_samples", "distance_cut"]), anything, max_size=6))
+    st.sampled_from(list(__import__("tdacnn.app.controls", fromlist=["CONTROLS"]).CONTROLS)), anything,
+    max_size=6))
 def test_app_control_values(values):
     """What the Explore tab's controls (or a hand-edited URL) can send."""
     from tdacnn.app.controls import parse_request

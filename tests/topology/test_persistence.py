@@ -83,6 +83,9 @@ def test_json_round_trip():
     (dict(maxdim=3), "maxdim must be 0, 1 or 2; got 3"),
     (dict(n_perm=1), r"n_perm \(number of landmarks\) must be an integer ≥ 2; got 1"),
     (dict(thresh=0), "thresh must be positive"),
+    (dict(coeff=4), r"coeff must be a prime from 2 to 10007 \(homology over Z/p\); got 4"),
+    (dict(coeff=1), "coeff must be a prime"),
+    (dict(coeff=10**30), "coeff must be a prime"),
 ])
 def test_parameter_validation(kwargs, message):
     with pytest.raises(UserError, match=message):

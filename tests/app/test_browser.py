@@ -196,7 +196,8 @@ def test_persistence_controls_change_the_barcode_not_the_graph(live_app, page):
     page.goto(live_app + "/?source=run:synthetic&layer=2&p=70")  # 640 filters, 448 kept
     wait_for_graph(page)
     page.wait_for_function("() => document.getElementById('explore-summary').textContent.includes('448 densest')")
-    title = "() => document.querySelector('#explore-barcode .gtitle').textContent"
+    # optional chaining: a predicate that throws (no figure yet) fails the wait instead of retrying
+    title = "() => document.querySelector('#explore-barcode .gtitle')?.textContent ?? ''"
     page.wait_for_function(f"() => ({title})().includes('400 landmarks of 448')")
     panels = "() => [...document.querySelectorAll('#explore-barcode .annotation-text')].map(a => a.textContent)"
     assert [t.split()[0] for t in page.evaluate(panels)] == ["H0", "H1"]
@@ -204,8 +205,9 @@ def test_persistence_controls_change_the_barcode_not_the_graph(live_app, page):
     drawn = f"() => {CY}.nodes().map(n => [n.id(), n.position('x'), n.position('y')]).sort()"
     before = page.evaluate(drawn)
     graph_answers = []
+    # graph callbacks of the changes below (all after maxdim became 2), not a late answer to the first view
     page.on("response", lambda r: graph_answers.append(r) if "_dash-update-component" in r.url
-            and "explore-graph.elements" in (r.request.post_data or "") else None)
+            and "explore-graph.elements" in (body := r.request.post_data or "") and '"maxdim":2' in body else None)
     page.locator("#explore-maxdim").get_by_text("H0, H1, H2", exact=True).click()
     page.wait_for_function(f"() => ({panels})().some(t => t.startsWith('H2'))", timeout=60_000)
     box = page.locator("#explore-n_perm")

@@ -82,6 +82,9 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
+_NO_ETA = object()
+
+
 def _fmt_eta(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:
         return "?"
@@ -98,9 +101,9 @@ def _train_progress(request: TrainRequest, progress: ProgressFn, t0: float) -> C
         loss = _get(info, "loss", default=None)
         nets_done = _get(info, "networks_done", default=None)
         fraction = min(max(float(done) / float(total), 0.0), 1.0)
-        eta = _get(info, "eta_s", default=None)
-        if eta is None and fraction > 0:
-            eta = (time.time() - t0) * (1 - fraction) / fraction
+        eta = _get(info, "eta_s", default=_NO_ETA)
+        if eta is _NO_ETA:  # a reporter without an estimate of its own (the trainer's is None until it knows)
+            eta = (time.time() - t0) * (1 - fraction) / fraction if fraction > 0 else None
         text = f"iteration {done} of {total} ({request.networks} networks on {request.dataset}"
         if nets_done:
             text += f", {nets_done} finished"

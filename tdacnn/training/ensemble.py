@@ -141,8 +141,10 @@ class _Tracker:
         total = self.cfg.n_networks * self.cfg.iterations
         steps = int(self.done.sum())
         elapsed = now - self.t0
-        rate = (steps - self.start_steps) / elapsed if elapsed > 0 else 0.0
-        eta = (total - steps) / rate if rate > 0 else None
+        # the rate since the first step (worker start-up left out: counted in, the first reports
+        # gave ETAs of hours), once it has run a second; unknown before
+        rate = self.steady_rate() if self.first is not None and now - self.first[0] >= 1.0 else None
+        eta = (total - steps) / rate if rate else None
         with np.errstate(all="ignore"):
             loss = float(np.nanmean(self.loss)) if np.isfinite(self.loss).any() else None
             acc = float(np.nanmean(self.acc)) if np.isfinite(self.acc).any() else None

@@ -122,3 +122,18 @@ def test_brief_training_on_real_mnist_beats_chance(shared_data):
                       conv1=8, conv2=8, hidden=32, backend="serial")
     result = train_ensemble(cfg)
     assert all(a > 0.8 for a in result.test_acc), result.test_acc
+
+
+def test_eta_comes_from_the_rate_since_the_first_step_not_the_start_up(monkeypatch):
+    from tdacnn.training import ensemble
+
+    clock = [100.0]
+    monkeypatch.setattr(ensemble.time, "monotonic", lambda: clock[0])
+    seen = []
+    tracker = ensemble._Tracker(TrainConfig(**{**SMALL, "n_networks": 2, "iterations": 100}), seen.append)
+    clock[0] += 30.0  # 30 s of worker start-up before the first step
+    tracker.step(0, 1, 2.3, 0.1)
+    assert seen[-1]["eta_s"] is None  # one step: no rate yet, rather than an ETA of hours
+    clock[0] += 2.0
+    tracker.step(0, 21, 1.0, 0.5)  # 20 steps in 2 s: 10 steps/s, 200 - 21 steps to go
+    assert seen[-1]["eta_s"] == pytest.approx(17.9)

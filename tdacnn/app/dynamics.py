@@ -4,8 +4,8 @@ Dynamics (the seed's Figure 5): rows layer 1 and layer 2, columns the saved
 training iterations.  Depth (Figure 6): one graph per conv layer at the last
 saved iteration.  Every cell uses the density, Mapper and persistence parameters
 currently set in Explore (persistence always up to H1, whatever Explore's max
-dimension: the caption counts H1 bars), nodes are coloured by size, and the
-caption gives the number of significant H1 bars.  They compute only while their tab is open (each stage is
+dimension), nodes are coloured by size, and the caption gives the number of
+significant H1 bars.  They compute only while their tab is open (each stage is
 cached, so reopening is instant).
 """
 

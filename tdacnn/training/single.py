@@ -242,14 +242,15 @@ def train_network(
         idx = torch.from_numpy(batch_indices(n, cfg.batch_size, data_seed, t)).to(device)
         xb, yb = data.x_train[idx].contiguous(memory_format=memory_format), data.y_train[idx]
         opt.zero_grad(set_to_none=True)
-        loss, logits = 0.0, []
+        loss, parts = 0.0, []
         for xc, yc in zip(xb.split(pass_size), yb.split(pass_size)):
             # sum of per-image losses / batch: the passes' gradients add up to the batch mean's
             part = model(xc)
             chunk_loss = F.cross_entropy(part, yc, reduction="sum") / len(yb)
             chunk_loss.backward()
-            loss, logits = loss + chunk_loss.detach(), logits + [part.detach()]
-        logits = torch.cat(logits)
+            loss = loss + chunk_loss.detach()
+            parts.append(part.detach())
+        logits = torch.cat(parts)
         opt.step()
         t += 1
         result.iterations_done = t

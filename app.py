@@ -1,7 +1,11 @@
-"""Run the tdacnn dashboard: ``python app.py`` serves it on http://127.0.0.1:8050.
+"""Run the tdacnn dashboard: ``python app.py [FILE_OR_RUN ...]`` serves it on http://127.0.0.1:8050.
 
-Options: ``--port`` (or ``PORT``), ``--host`` (to expose it deliberately, e.g.
-``--host 0.0.0.0``), ``--debug``.  Data lives under ``TDACNN_HOME`` (``./data``).
+Checkpoints and run folders given as arguments become sources (a checkpoint is
+read once by the load job, progress on stderr, whatever its size), and the page
+opens on the first of them, at its first 3×3 layer; ``?layer=N`` in the URL picks
+another (numbered as ``tdacnn layers FILE`` numbers them).  Options: ``--port``
+(or ``PORT``), ``--host`` (to expose it deliberately, e.g. ``--host 0.0.0.0``),
+``--debug``.  Data lives under ``TDACNN_HOME`` (``./data``).
 
 For deployment: ``gunicorn app:server`` serves the same app; with ``REDIS_URL``
 set, ``celery -A app:celery_app worker`` runs the background jobs.
@@ -34,14 +38,18 @@ celery_app = _celery_app()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve the tdacnn dashboard.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8050)), help="port (default $PORT or 8050)")
-    parser.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools); off by default")
+    from tdacnn.commands.serve import add_arguments, serve
+    from tdacnn.errors import UserError
+
+    parser = argparse.ArgumentParser(description="Serve the tdacnn dashboard, opened on the checkpoints or run "
+                                                 "folders given (like tensorboard --logdir).")
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    print(f"tdacnn dashboard on http://{args.host}:{args.port}/", file=sys.stderr)
-    app.run(host=args.host, port=args.port, debug=args.debug)
-    return 0
+    try:
+        return serve(app, args)
+    except (UserError, ValueError) as exc:
+        print(f"app.py: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

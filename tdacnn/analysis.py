@@ -6,7 +6,11 @@ under ``"<stage>:<input key>:<params key>"``; so moving one slider recomputes
 only what is downstream of it, and a result computed once is reused by anyone
 sharing the store.  The k-NN table of a cloud is searched once for a ``k_max``
 (``max(k, 300)`` rounded up to a hundred) and reused for every k ≤ k_max and
-every p.  Values are plain picklable objects (numpy arrays and dataclasses).
+every p.  A cloud larger than ``DensityParams.max_points`` is density-filtered on
+a seeded uniform sample of that size (the k-NN table is the sample's).  Values
+are plain picklable objects (numpy arrays and dataclasses).  ``progress``, if
+given, is called with one line before each stage that has to be computed (not
+found in the store), e.g. ``"k-NN distances of 20,000 sampled points"``.
 
 Example
 -------
@@ -15,6 +19,7 @@ Example
 >>> dense = a.dense(cloud, DensityParams(k=100, p=30))
 >>> graph = a.graph(dense, MapperParams(lens="pca2"))
 >>> bars = a.barcode(dense, PersistenceParams(n_perm=400))
+>>> density, mapper = a.suggest(cloud)          # parameters from the data, any of them fixed by name
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -49,7 +54,9 @@ class DenseCloud:
     cloud : PointCloud
         The kept points (provenance follows them).
     codensity : ndarray of shape (m,)
-        Distance to the k-th nearest neighbour in the *parent* cloud.
+        Distance to the k-th nearest neighbour in the cloud the density was estimated
+        on: the parent cloud, or its sample when the parent has more than
+        ``params.max_points`` points.
     indices : ndarray of shape (m,)
         Rows of the parent cloud that were kept (sorted).
     parent_key : str
@@ -57,6 +64,8 @@ class DenseCloud:
     params : DensityParams
     n_parent : int
         Size of the parent cloud.
+    n_sampled : int
+        Size of the cloud the density was estimated on (``n_parent`` without a sample).
     """
 
     cloud: PointCloud
@@ -65,9 +74,23 @@ class DenseCloud:
     parent_key: str = ""
     params: DensityParams = field(default_factory=DensityParams)
     n_parent: int = 0
+    n_sampled: int = 0
 
     def __len__(self) -> int:
         return len(self.cloud)
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the density was estimated on a sample of the parent cloud."""
+        return 0 < self.n_sampled < self.n_parent
+
+    def describe(self) -> str:
+        """One line: ``"262,144 points → 20,000 sampled → 10,000 densest kept (k = 300, p = 50 %)"``."""
+        steps = [f"{self.n_parent:,} points"]
+        if self.sampled:
+            steps.append(f"{self.n_sampled:,} sampled")
+        steps.append(f"{len(self):,} densest kept")
+        return " → ".join(steps) + f" (k = {self.params.k}, p = {self.params.p:g} %)"
 
     def key(self) -> str:
         return f"{self.parent_key}.{self.params.key()}"
@@ -85,14 +108,24 @@ class Analysis:
         store would otherwise unpickle them on every slider move).
     """
 
-    def __init__(self, store: MutableMapping | None = None, memo_size: int = 4) -> None:
+    def __init__(self, store: MutableMapping | None = None, memo_size: int = 4,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.store: MutableMapping = store if store is not None else {}
         self._memo: OrderedDict[str, Any] = OrderedDict()
         self._memo_size = memo_size
         self._memo_lock = threading.Lock()  # the app shares one Analysis between callback threads
+        self.progress = progress
 
     # ---- plumbing ------------------------------------------------------
-    def _cached(self, key: str, compute: Callable[[], Any], memo: bool = False) -> Any:
+    def _report(self, message: str) -> None:
+        log.info("%s", message)
+        if self.progress is not None:
+            try:
+                self.progress(message)
+            except Exception as exc:  # noqa: BLE001 - a broken progress display must not stop the analysis
+                log.warning("progress callback failed: %s", exc)
+
+    def _cached(self, key: str, compute: Callable[[], Any], memo: bool = False, stage: str = "") -> Any:
         if memo:
             with self._memo_lock:
                 if key in self._memo:
@@ -103,6 +136,8 @@ class Analysis:
             log.debug("cache hit %s", key)
         except KeyError:
             log.debug("computing %s", key)
+            if stage:
+                self._report(stage)
             value = compute()
             try:
                 self.store[key] = value
@@ -121,8 +156,14 @@ class Analysis:
         from tdacnn.topology.points import cloud_from_weightset
 
         params = params or CloudParams()
-        return self._cached(f"cloud:{weightset.key()}:{params.key()}",
-                            lambda: cloud_from_weightset(weightset, params))
+        layers = weightset.layers()
+        layer = params.layer if params.layer is not None else (layers[0] if layers else None)
+        try:  # the cloud depends on that layer's weights only
+            wkey = weightset.key(layer, params.iteration) if layer is not None else weightset.key()
+        except ValueError:  # no such layer or iteration: cloud_from_weightset says so in one sentence
+            wkey = weightset.key()
+        return self._cached(f"cloud:{wkey}:{params.key()}",
+                            lambda: cloud_from_weightset(weightset, params), stage="reading the filters")
 
     def natural(self, n_patches: int = 15000, blur_sigma: float = 0.0, seed: int = 0) -> PointCloud:
         """Natural-image patches (:func:`~tdacnn.topology.patches.natural_patches`)."""
@@ -140,7 +181,8 @@ class Analysis:
         bigger = [km for km in have if km >= k]
         if bigger:
             k_max = bigger[0]
-        table = self._cached(f"knn:{ckey}:{k_max}", lambda: _density.knn_table(cloud.points, k_max), memo=True)
+        table = self._cached(f"knn:{ckey}:{k_max}", lambda: _density.knn_table(cloud.points, k_max), memo=True,
+                             stage=f"k-NN distances of {len(cloud):,} points (k ≤ {k_max})")
         if k_max not in have:
             try:
                 self.store[index_key] = tuple(sorted(set(have) | {k_max}))
@@ -149,15 +191,28 @@ class Analysis:
         return table
 
     def dense(self, cloud: PointCloud, params: DensityParams | None = None) -> DenseCloud:
-        """The densest ``p`` % of the cloud by k-th neighbour distance."""
-        params = params or DensityParams()
+        """The densest ``p`` % of the cloud (or of its sample) by k-th neighbour distance.
+
+        A cloud of more than ``params.max_points`` points is first reduced to a seeded
+        uniform sample of that size (:func:`~tdacnn.topology.density.sample_indices`):
+        k counts neighbours in the sample, p is a percentage of the sample, and the
+        result's ``indices`` still index the whole cloud.  ``params`` None: from the data
+        (:func:`tdacnn.topology.defaults.suggest_density`).
+        """
+        if params is None:
+            from tdacnn.topology.defaults import suggest_density
+
+            params = suggest_density(DensityParams().n_used(len(cloud)))
         check_against_cloud(len(cloud), params)
         ckey = cloud.key()
 
         def compute() -> DenseCloud:
-            cod = _density.codensity(self.knn(cloud, params.k), params.k)
+            rows = _density.sample_indices(len(cloud), params.max_points, params.seed)
+            base = cloud if rows is None else cloud.subset(rows)
+            cod = _density.codensity(self.knn(base, params.k), params.k)
             idx = _density.dense_indices(cod, params.p)
-            return DenseCloud(cloud.subset(idx), cod[idx], idx, ckey, params, len(cloud))
+            kept = idx if rows is None else rows[idx]
+            return DenseCloud(cloud.subset(kept), cod[idx], kept, ckey, params, len(cloud), len(base))
 
         return self._cached(f"dense:{ckey}:{params.key()}", compute)
 
@@ -170,15 +225,52 @@ class Analysis:
                                                  dense.cloud.kernel_shape), memo=True)
 
     def graph(self, dense: DenseCloud, params: MapperParams | None = None) -> MapperGraph:
-        """Mapper graph of a dense cloud (members index the dense cloud)."""
+        """Mapper graph of a dense cloud (members index the dense cloud); ``params`` None: from the data
+        (:func:`tdacnn.topology.defaults.suggest_mapper`, lens pca2, single linkage)."""
         from tdacnn.topology.mapper import MAPPER_VERSION, mapper_graph
 
-        params = params or MapperParams()
+        if params is None:
+            params = self._suggest_mapper(dense, "pca2", "single", {})
         check_against_cloud(len(dense))
         return self._cached(
             f"graph:v{MAPPER_VERSION}:{dense.key()}:{params.key()}",  # a new mapper version: stored graphs go stale
             lambda: mapper_graph(dense.cloud.points, dense.codensity, params, dense.cloud.kernel_shape,
-                                 lens_values=self.lens(dense, params.lens)))
+                                 lens_values=self.lens(dense, params.lens)),
+            stage=f"Mapper graph of {len(dense):,} points")
+
+    def suggest(self, cloud: PointCloud, fixed: Mapping[str, Any] | None = None, lens: str = "pca2",
+                clusterer: str = "single") -> tuple[DensityParams, MapperParams]:
+        """Density and Mapper parameters for ``cloud`` from its data (:mod:`tdacnn.topology.defaults`).
+
+        Parameters
+        ----------
+        cloud : PointCloud
+        fixed : mapping, optional
+            Values the user chose (any of ``k, p, n_cubes, overlap, distance_cut, eps,
+            min_samples``; None means "from the data"): they are kept as given.
+        lens, clusterer : str
+
+        Returns
+        -------
+        (DensityParams, MapperParams)
+        """
+        from tdacnn.topology import defaults
+
+        fixed = {k: v for k, v in (fixed or {}).items() if v is not None and k in defaults.AUTO_NAMES}
+        # k counts neighbours in the cloud the density is estimated on: the sample, if any
+        density = defaults.suggest_density(DensityParams().n_used(len(cloud)), fixed)
+        dense = self.dense(cloud, density)
+        mapper_fixed = {k: v for k, v in fixed.items() if k in defaults.MAPPER_NAMES}
+        return density, self._suggest_mapper(dense, lens, clusterer, mapper_fixed)
+
+    def _suggest_mapper(self, dense: DenseCloud, lens: str, clusterer: str,
+                        fixed: Mapping[str, Any]) -> MapperParams:
+        from tdacnn.topology import defaults
+
+        key = f"defaults:v{defaults.DEFAULTS_VERSION}:{dense.key()}:{lens}:{clusterer}:{sorted(fixed.items())}"
+        return self._cached(key, lambda: defaults.suggest_mapper(
+            dense.cloud.points, lambda mp: self.graph(dense, mp), lens, clusterer, fixed),
+            stage="choosing the cover and clustering scale")
 
     def barcode(self, dense: DenseCloud | PointCloud, params: PersistenceParams | None = None) -> Barcode:
         """Persistence barcode of a dense cloud (or of any cloud)."""
@@ -188,4 +280,6 @@ class Analysis:
         cloud = dense.cloud if isinstance(dense, DenseCloud) else dense
         key = dense.key()
         check_against_cloud(len(cloud))
-        return self._cached(f"barcode:{key}:{params.key()}", lambda: barcode(cloud.points, params))
+        used = len(cloud) if params.n_perm is None else min(params.n_perm, len(cloud))
+        return self._cached(f"barcode:{key}:{params.key()}", lambda: barcode(cloud.points, params),
+                            stage=f"persistence (H0–H{params.maxdim}) on {used:,} points")

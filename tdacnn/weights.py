@@ -6,8 +6,10 @@ held as numpy arrays so that the topology layer never needs torch.
 
 Layers are numbered from 1 in network order (conv layers only); iteration is the
 training step at which the snapshot was taken (-1 when unknown, e.g. a checkpoint
-of unknown age).  Saved as one ``.npz`` holding the arrays and a JSON header;
-loading never unpickles anything (``allow_pickle=False``).
+of unknown age).  Saved as one ``.npz`` holding the arrays and a JSON header,
+uncompressed: trained float weights hardly compress (a VGG16 conv stack: 54 MB
+compressed against 59 MB), and inflating them cost seconds on every cold load;
+loading reads either form and never unpickles anything (``allow_pickle=False``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,17 @@ class WeightEntry:
                 "contains NaN or infinite values"
             )
         object.__setattr__(self, "weight", w)
+
+    def digest(self) -> str:
+        """Content hash of this entry (provenance, shape, dtype, values); computed once."""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            h = hashlib.sha256()
+            h.update(f"{self.network}/{self.layer}/{self.iteration}/{self.weight.shape}/{self.weight.dtype}".encode())
+            h.update(np.ascontiguousarray(self.weight).tobytes())
+            cached = h.hexdigest()
+            self.__dict__["_digest"] = cached  # frozen dataclass: bypass __setattr__
+        return cached
 
 
 @dataclass
@@ -147,12 +160,17 @@ class WeightSet:
         return cls(entries, meta)
 
     # ---- identity ------------------------------------------------------
-    def key(self) -> str:
-        """Content hash: equal weights and provenance give equal keys."""
+    def key(self, layer: int | None = None, iteration: int | None = None) -> str:
+        """Content hash: equal weights and provenance give equal keys.
+
+        With ``layer``, the hash of :meth:`select` ``(layer, iteration)`` only: what one
+        layer's point cloud depends on (hashing a deep network's other layers would cost
+        more than the cloud itself).  Each entry is hashed once (:meth:`WeightEntry.digest`).
+        """
+        entries = self.entries if layer is None else self.select(layer, iteration)
         h = hashlib.sha256()
-        for e in sorted(self.entries, key=lambda e: (e.layer, e.iteration, e.network)):
-            h.update(f"{e.network}/{e.layer}/{e.iteration}/{e.weight.shape}/{e.weight.dtype}".encode())
-            h.update(np.ascontiguousarray(e.weight).tobytes())
+        for e in sorted(entries, key=lambda e: (e.layer, e.iteration, e.network)):
+            h.update(e.digest().encode())
         return h.hexdigest()[:24]
 
     # ---- persistence ---------------------------------------------------
@@ -170,7 +188,7 @@ class WeightSet:
         header = {"format": _FORMAT, "index": index, "meta": self.meta}
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+        np.savez(tmp, **arrays)
         tmp.replace(path)  # atomic: a reader never sees half a file
         return path
 

@@ -1,6 +1,7 @@
 """``tdacnn analyze`` in a subprocess: JSON output, every source kind, errors."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -9,6 +10,8 @@ import pytest
 
 from tdacnn.topology.dct import DCT_BASIS
 from tdacnn.weights import WeightSet
+
+DEFAULT_RUN = Path(__file__).resolve().parents[1] / "data" / "default-run"
 
 
 def analyze(*args, cwd=None):
@@ -42,7 +45,8 @@ def test_npy_source_json_and_out(tmp_path):
     graph = json.loads((tmp_path / "out" / "graph.json").read_text())
     assert len(graph["nodes"]) == out["graph"]["nodes"]
     assert json.loads((tmp_path / "out" / "barcode.json").read_text())["n_landmarks"] == 150
-    assert json.loads((tmp_path / "out" / "params.json").read_text())["density"] == {"k": 15, "p": 90.0}
+    assert {k: v for k, v in json.loads((tmp_path / "out" / "params.json").read_text())["density"].items()
+            if k in ("k", "p")} == {"k": 15, "p": 90.0}
 
 
 def test_run_folder_and_weightset_npz(tmp_path):
@@ -61,7 +65,11 @@ def test_checkpoint_source(tmp_path):
           "conv2.weight": torch.randn(8, 16, 3, 3), "fc.weight": torch.randn(10, 8)}
     torch.save(sd, tmp_path / "m.pt")
     out = check_result(analyze(tmp_path / "m.pt", "--layer", 2, "--k", 10, "--json"), 128)
-    assert out["kept"] == round(0.3 * 128)
+    # p left to the data: the one rule of tdacnn.topology.defaults; k as given
+    from tdacnn.topology.defaults import default_p
+
+    assert out["kept"] == round(default_p(128) / 100 * 128)
+    assert out["params"]["k"] == 10 and "k" not in out["auto"] and "p" in out["auto"]
     check_result(analyze(tmp_path / "m.pt", "--k", 10, "--channels", "mean", "--json"), 16)
 
 
@@ -101,3 +109,17 @@ def test_unknown_file_type_and_bad_array(tmp_path):
     np.save(tmp_path / "flat.npy", np.ones((50, 3, 3)))
     r = analyze(tmp_path / "flat.npy")
     assert r.returncode == 2 and "empty" in r.stderr
+
+
+def test_defaults_come_from_the_data_and_agree_with_the_library():
+    """No parameter given: the CLI reports the values it chose, the same as Analysis.suggest."""
+    from tdacnn.analysis import Analysis
+    from tdacnn.topology.params import CloudParams
+
+    out = json.loads(analyze(DEFAULT_RUN, "--layer", 1, "--json").stdout)
+    density, mapper = Analysis().suggest(Analysis().cloud(WeightSet.load(DEFAULT_RUN), CloudParams(1)))
+    assert out["params"]["k"] == density.k and out["params"]["n_cubes"] == mapper.n_cubes
+    assert out["params"]["distance_cut"] == pytest.approx(mapper.distance_cut)
+    assert set(out["auto"]) == {"k", "p", "n_cubes", "overlap", "distance_cut", "eps", "min_samples"}
+    # the shipped run's circle, as the app shows it (the CLI used to say betti1 = 0 with its own defaults)
+    assert out["graph"]["betti1"] == 1 and out["graph"]["components"] == 1

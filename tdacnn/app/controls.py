@@ -17,10 +17,11 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from tdacnn.errors import UserError
+from tdacnn.topology.defaults import AUTO_NAMES
 from tdacnn.topology.params import CHANNEL_MODES, CloudParams, DensityParams, MapperParams, PersistenceParams, \
     is_prime
 
-__all__ = ["CONTROLS", "DEFAULTS", "ExploreRequest", "parse_request", "to_query", "from_query", "ALL_LANDMARKS",
+__all__ = ["CONTROLS", "DEFAULTS", "AUTO_CONTROLS", "AUTO", "ExploreRequest", "parse_request", "to_query", "from_query", "ALL_LANDMARKS",
            "MAX_COEFF"]
 
 _D, _M, _P = DensityParams(), MapperParams(), PersistenceParams()
@@ -33,14 +34,19 @@ ALL_LANDMARKS = "all"
 #: Largest coefficient prime offered: Z/p for small p is what anyone asks for (2 and 3 tell torsion apart).
 MAX_COEFF = 97
 
-#: Default control values: the stage parameters' own defaults, but for the density filter and
-#: the cover, chosen for the shipped run (1,280 layer-1 filters): at k = 30, p = 50 its layer 1
-#: has one H1 bar of 1.15 against 0.11 for the next, and 6 intervals with 50% overlap draw that
-#: circle as one ring of ~30 nodes (betti1 = 1); the library's k = 100 suits larger clouds.
+#: Controls whose value comes from the data unless the user sets one (:mod:`tdacnn.topology.defaults`):
+#: ``None`` (an empty box, or ``"auto"``) means "from the data".
+AUTO_CONTROLS: tuple[str, ...] = AUTO_NAMES
+#: The word a control (or the URL) may use for "from the data".
+AUTO = "auto"
+
+#: Default control values: ``None`` for every :data:`AUTO_CONTROLS` name (computed from the
+#: cloud on view, one rule for the app, the CLI and the library), the stage parameters' own
+#: defaults for the rest.
 DEFAULTS: dict[str, Any] = {
     "source": "default", "layer": None, "iteration": None, "channels": "each",
-    "k": 30, "p": 50.0, "lens": _M.lens, "n_cubes": 6, "overlap": 0.5,
-    "clusterer": _M.clusterer, "eps": _M.eps, "min_samples": _M.min_samples, "distance_cut": _M.distance_cut,
+    "k": None, "p": None, "lens": _M.lens, "n_cubes": None, "overlap": None,
+    "clusterer": _M.clusterer, "eps": None, "min_samples": None, "distance_cut": None,
     # the barcode: PersistenceParams' own defaults; no threshold is an empty box (None), not inf
     "n_perm": _P.n_perm, "maxdim": _P.maxdim, "coeff": _P.coeff, "thresh": None,
 }
@@ -60,7 +66,9 @@ class ExploreRequest:
     """Everything that determines one Explore view.
 
     ``persistence`` drives only the barcode: :meth:`key` (the graph's key) leaves
-    it out, :meth:`barcode_key` puts it in.
+    it out, :meth:`barcode_key` puts it in.  ``auto`` names the controls left to the
+    data: their values in ``density``/``mapper`` are placeholders until
+    :func:`tdacnn.app.services.resolve` computes them for the cloud on view.
     """
 
     source: str
@@ -68,13 +76,14 @@ class ExploreRequest:
     density: DensityParams
     mapper: MapperParams
     persistence: PersistenceParams = field(default_factory=PersistenceParams)
+    auto: frozenset = frozenset()
 
     def to_dict(self) -> dict:
         """JSON-safe (a Dash store): no threshold is ``None``, not ``inf``."""
         pers = self.persistence.to_dict()
         pers["thresh"] = None if math.isinf(pers["thresh"]) else pers["thresh"]
         return {"source": self.source, "cloud": self.cloud.to_dict(), "density": self.density.to_dict(),
-                "mapper": self.mapper.to_dict(), "persistence": pers}
+                "mapper": self.mapper.to_dict(), "persistence": pers, "auto": sorted(self.auto)}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "ExploreRequest":
@@ -83,10 +92,15 @@ class ExploreRequest:
         if pers.get("thresh", 0) is None:
             pers["thresh"] = math.inf
         return cls(str(d["source"]), CloudParams.from_dict(d["cloud"]), DensityParams.from_dict(d["density"]),
-                   MapperParams.from_dict(d["mapper"]), PersistenceParams.from_dict(pers))
+                   MapperParams.from_dict(d["mapper"]), PersistenceParams.from_dict(pers),
+                   frozenset(str(a) for a in d.get("auto") or () if a in AUTO_CONTROLS))
 
     def controls(self) -> dict[str, Any]:
-        """The control values that give this request."""
+        """The control values that give this request (``None`` for the names left to the data)."""
+        values = self._values()
+        return {name: (None if name in self.auto else value) for name, value in values.items()}
+
+    def _values(self) -> dict[str, Any]:
         return {"source": self.source, "layer": self.cloud.layer, "iteration": self.cloud.iteration,
                 "channels": self.cloud.channels, "k": self.density.k, "p": self.density.p,
                 **{name: getattr(self.mapper, name) for name in
@@ -95,13 +109,21 @@ class ExploreRequest:
                 "maxdim": self.persistence.maxdim, "coeff": self.persistence.coeff,
                 "thresh": None if math.isinf(self.persistence.thresh) else self.persistence.thresh}
 
+    def _auto_key(self) -> str:
+        return f"/auto={','.join(sorted(self.auto))}" if self.auto else ""
+
     def key(self) -> str:
         """Key of the Mapper graph (and of what else depends only on the filtered cloud): no persistence."""
-        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.mapper.key()}"
+        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.mapper.key()}{self._auto_key()}"
 
     def barcode_key(self) -> str:
         """Key of the barcode: the filtered cloud and the persistence settings (not the Mapper)."""
-        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.persistence.key()}"
+        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.persistence.key()}{self._auto_key()}"
+
+    def resolved_values(self) -> dict[str, Any]:
+        """``{name: value}`` of the :data:`AUTO_CONTROLS` as this request holds them."""
+        values = self._values()
+        return {name: values[name] for name in AUTO_CONTROLS}
 
 
 def _number(name: str, value: Any, integer: bool, optional: bool = False):
@@ -139,8 +161,11 @@ def parse_request(values: Mapping[str, Any]) -> ExploreRequest:
         One sentence naming the control, its value and the allowed range.
     """
     v = {**DEFAULTS, **{k: val for k, val in values.items() if k in CONTROLS}}
+    auto = frozenset(name for name in AUTO_CONTROLS if _is_auto(v[name]))
     num = {name: _number(name, v[name], name in _INTS, optional=name in ("layer", "iteration"))
-           for name in _INTS | _FLOATS}
+           for name in (_INTS | _FLOATS) - auto}
+    # placeholders for the names left to the data (services.resolve replaces them)
+    num.update({name: _PLACEHOLDERS[name] for name in auto})
     channels = v["channels"]
     if isinstance(channels, str) and channels not in CHANNEL_MODES:
         try:
@@ -157,7 +182,17 @@ def parse_request(values: Mapping[str, Any]) -> ExploreRequest:
         MapperParams(str(v["lens"]), num["n_cubes"], num["overlap"], str(v["clusterer"]), num["eps"],
                      num["min_samples"], num["distance_cut"]),
         _persistence(v),
+        auto,
     )
+
+
+#: Valid stand-ins for auto values until they are resolved against the data.
+_PLACEHOLDERS = {"k": DensityParams().k, "p": DensityParams().p, "n_cubes": _M.n_cubes, "overlap": _M.overlap,
+                 "eps": _M.eps, "min_samples": _M.min_samples, "distance_cut": _M.distance_cut}
+
+
+def _is_auto(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO))
 
 
 def _persistence(v: Mapping[str, Any]) -> PersistenceParams:

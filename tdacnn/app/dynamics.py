@@ -6,7 +6,8 @@ saved iteration.  Every cell uses the density, Mapper and persistence parameters
 currently set in Explore (persistence always up to H1, whatever Explore's max
 dimension), nodes are coloured by size, and the caption gives the number of
 significant H1 bars.  They compute only while their tab is open (each stage is
-cached, so reopening is instant).
+cached, so reopening is instant).  A click on a cell opens its layer and iteration
+in Explore.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from tdacnn.errors import UserError
 from tdacnn.view.multiples import Cell, error_cell, make_cell, small_stylesheet
 
 __all__ = ["dynamics_layout", "depth_layout", "dynamics_cells", "depth_cells", "update_dynamics", "update_depth",
-           "register"]
+           "open_in_explore", "register", "CELL_TYPE"]
 
 log = logging.getLogger(__name__)
+
+#: Pattern-matching id type of a clickable small multiple (``{"type", "layer", "iteration"}``).
+CELL_TYPE = "multiples-cell"
 
 
 def _cell(request: ExploreRequest, layer: int, iteration: int, title: str) -> Cell:
@@ -33,8 +37,8 @@ def _cell(request: ExploreRequest, layer: int, iteration: int, title: str) -> Ce
         result = services.compute_graph(req)
         barcode = services.compute_barcode(req, replace(request.persistence, maxdim=1))
     except (UserError, ValueError) as exc:
-        return error_cell(title, str(exc))
-    return make_cell(title, result.graph, barcode)
+        return replace(error_cell(title, str(exc)), layer=layer, iteration=iteration)
+    return replace(make_cell(title, result.graph, barcode), layer=layer, iteration=iteration)
 
 
 def dynamics_cells(request: ExploreRequest, layers: tuple[int, ...] = (1, 2)) -> list[list[Cell]]:
@@ -66,9 +70,14 @@ def _render(cell: Cell, size: int = 210) -> html.Div:
                            userZoomingEnabled=False, userPanningEnabled=False, autoungrabify=True,
                            style={"width": f"{size}px", "height": f"{size}px"})
             if cell.elements else html.Div(className="cell-empty", style={"height": f"{size}px"}))
-    return html.Div([html.Div(cell.title, className="cell-title"), body,
-                     html.Div(cell.caption, className="cell-caption error" if cell.error else "cell-caption")],
-                     className="cell")
+    parts = [html.Div(cell.title, className="cell-title"), body,
+             html.Div(cell.caption, className="cell-caption error" if cell.error else "cell-caption")]
+    if cell.layer is None:
+        return html.Div(parts, className="cell")
+    # a click anywhere on the cell (the small graph takes no input) opens it in Explore
+    return html.Div(parts, className="cell clickable", n_clicks=0, title="open this layer and iteration in Explore",
+                    id={"type": CELL_TYPE, "layer": cell.layer,
+                        "iteration": cell.iteration if cell.iteration is not None else -1})
 
 
 def _request(data):
@@ -80,15 +89,16 @@ def _request(data):
 def dynamics_layout() -> html.Div:
     return html.Div([
         html.P("Mapper graphs of layers 1 and 2 at each saved training iteration, with the parameters set in "
-               "Explore (nodes coloured by size: dark = big). Under each: significant H1 bars.", className="hint"),
+               "Explore (nodes coloured by size: dark = big). Under each: significant H1 bars. "
+               "Click a graph to open it in Explore.", className="hint"),
         dcc.Loading(html.Div(id="dynamics-grid", className="multiples"), type="dot"),
     ], className="tab-body")
 
 
 def depth_layout() -> html.Div:
     return html.Div([
-        html.P("One Mapper graph per conv layer (last saved iteration), with the parameters set in Explore.",
-               className="hint"),
+        html.P("One Mapper graph per conv layer (last saved iteration), with the parameters set in Explore. "
+               "Click a graph to open it in Explore.", className="hint"),
         dcc.Loading(html.Div(id="depth-grid", className="multiples"), type="dot"),
     ], className="tab-body")
 
@@ -117,8 +127,27 @@ def update_depth(tab: str | None, request_data: dict | None):
     return html.Div([_render(c) for c in cells], className="multiples-row wrap")
 
 
+def open_in_explore(clicks: list | None):
+    """A click on a Dynamics or Depth cell → the Explore tab on that cell's layer and iteration."""
+    from dash import ctx
+
+    target = ctx.triggered_id
+    if not isinstance(target, dict) or not any(t.get("value") for t in ctx.triggered):
+        return no_update, no_update, no_update  # cells appearing, not a click
+    return "explore", target["layer"], target["iteration"]
+
+
 def register(app) -> None:
+    from dash import ALL
+
+    from tdacnn.app.widgets import control_id
+
     app.callback(Output("dynamics-grid", "children"), Input("tabs", "value"),
                  State("explore-request", "data"))(update_dynamics)
     app.callback(Output("depth-grid", "children"), Input("tabs", "value"),
                  State("explore-request", "data"))(update_depth)
+    app.callback(Output("tabs", "value", allow_duplicate=True),
+                 Output(control_id("layer"), "value", allow_duplicate=True),
+                 Output(control_id("iteration"), "value", allow_duplicate=True),
+                 Input({"type": CELL_TYPE, "layer": ALL, "iteration": ALL}, "n_clicks"),
+                 prevent_initial_call=True)(open_in_explore)

@@ -1,165 +1,102 @@
-"""The Explore view: one Mapper graph with thumbnails, its barcode, and the controls.
+"""The Explore view's callbacks: one Mapper graph with thumbnails, its barcode, and the controls.
 
-Data flow on the page::
+Data flow on the page (components in :mod:`tdacnn.app.explore_layout`)::
 
-    url.search ─▶ load_url ─▶ controls ─▶ parse_controls ─▶ explore-request (Store)
-                                                         ├─▶ update_graph ─▶ cytoscape, legend, summary, status
-                                                         │   (persistence-only change: status only)
-                                                         ├─▶ update_barcode ─▶ barcode / diagram
-                                                         ├─▶ update_orientation ─▶ histogram
-                                                         └─▶ (clientside) history.replaceState(query)
+    url.search ─▶ load_url ─▶ controls, tab, barcode mode, automatic names, notice
+    controls, explore-auto ─▶ parse_view ─▶ explore-request (Store), explore-query, explore-auto
+        explore-request ─▶ (clientside markBusy) "computing …" over the graph when the graph changes
+                        ├─▶ update_graph ─▶ cytoscape, legend, summary, status, explore-memory
+                        │   (persistence-only change: status only; an error clears the graph)
+                        ├─▶ update_barcode ─▶ barcode / diagram (an error replaces it with its sentence)
+                        └─▶ update_orientation ─▶ histogram
+    explore-memory ─▶ (clientside afterGraph) fit the new graph, the overlay (error / no nodes),
+                      the values computed from the data into the automatic controls
+    explore-query, tab, barcode mode ─▶ (clientside writeUrl) history.replaceState, other keys kept
+
+A control is *automatic* while its name is in ``explore-auto``: the request
+leaves it to the data (:data:`tdacnn.app.controls.AUTO_CONTROLS`), the graph
+reports the value used (``GraphResult.resolved``) and the control shows it,
+marked "auto".  Moving the control off that value makes it explicit (it goes
+into the URL and survives a change of layer or source); its "auto" button, or
+"all automatic", gives it back to the data.
+
+Node positions are carried over only when the same cloud (source, layer,
+iteration, channels: the same points) is filtered or clustered again; any other
+graph is laid out afresh, and every new graph is fitted to the view.
 
 The URL is written with ``history.replaceState`` (not through ``dcc.Location``),
 so writing it never re-triggers ``load_url``: no callback cycle.  Every callback
 is a module-level function (tests call them directly) registered in
-:func:`register`.
+:func:`register`; the JavaScript is in ``assets/explore.js``.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
-from typing import Any
+import textwrap
+from typing import Any, Iterable
 
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, callback_context, html, no_update
 
-from tdacnn.app import services
-from tdacnn.app.controls import CONTROLS, DEFAULTS, ExploreRequest, from_query, parse_request, to_query
-from tdacnn.app.persistence_controls import barcode_view, persistence_group
-from tdacnn.app.widgets import control_id
-from tdacnn.app.widgets import label as _label
-from tdacnn.app.widgets import number_input as _number_input
-from tdacnn.app.widgets import slider as _slider
+from tdacnn.app import inspect, services, url
+from tdacnn.app.controls import AUTO_CONTROLS, CONTROLS, ExploreRequest, parse_request, to_query
+from tdacnn.app.explore_layout import ECHOED, default_source, layout
+from tdacnn.app.persistence_controls import barcode_view
+from tdacnn.app.widgets import AUTO_RESET, control_id, ctl_id
 from tdacnn.errors import UserError
-from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
-from tdacnn.view.cytoscape import LayoutMemory, PRESET_LAYOUT, graph_elements, memory_from_elements, stylesheet
-from tdacnn.view.figures import EXPORT_CONFIG, empty_figure, orientation_figure
+from tdacnn.view.cytoscape import LayoutMemory, graph_elements, memory_from_elements
+from tdacnn.view.figures import empty_figure, orientation_figure
 
-__all__ = ["layout", "register", "default_source", "load_url", "update_selectors", "parse_controls", "update_graph",
-           "update_barcode", "update_orientation", "control_id", "refresh_sources"]
+__all__ = ["layout", "register", "default_source", "load_url", "update_selectors", "parse_controls", "parse_view",
+           "track_auto", "reset_auto", "update_graph", "update_barcode", "update_orientation", "control_id",
+           "refresh_sources", "load_session"]
 
 log = logging.getLogger(__name__)
 
-_LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1+2", "codensity": "codensity", "angle": "circle angle"}
-_CLUSTER_LABELS = {"single": "single linkage (distance cut)", "dbscan": "DBSCAN (eps, min samples)"}
+NO_NODES = "no nodes: loosen the clusterer (bigger distance cut/eps) or keep more points"
 
 
-#: Sliders whose value is echoed in their label (clientside, no round trip).
-_ECHOED = ("k", "p", "n_cubes", "overlap")
-
-
-def _selectors(source: str, ws_options: tuple[list, list, Any, Any]) -> list:
-    layers, iterations, layer, iteration = ws_options
-    return [
-        _label("Source", dcc.Dropdown(id=control_id("source"), options=services.list_sources(), value=source,
-                                      clearable=False)),
-        _label("Layer", dcc.Dropdown(id=control_id("layer"), options=layers, value=layer, clearable=False)),
-        _label("Iteration", dcc.Dropdown(id=control_id("iteration"), options=iterations, value=iteration,
-                                         clearable=False)),
-        _label("Channels", dcc.Dropdown(id=control_id("channels"), value=DEFAULTS["channels"], clearable=False,
-                                        options=[{"label": {"each": "each input channel", "sum": "sum over inputs",
-                                                            "mean": "mean over inputs"}[c], "value": c}
-                                                 for c in CHANNEL_MODES]),
-               title="which 2-D slices of the weights become points"),
-    ]
-
-
-def _initial_options(source: str):
-    try:
-        ws = services.load_source(source)
-    except (UserError, ValueError):
-        return [], [], None, None
-    layers = services.layer_options(ws)
-    layer = services.initial_layer(source, ws)
-    its = services.iteration_options(ws, layer)
-    return layers, its, layer, (its[-1]["value"] if its else None)
-
-
-def default_source(sources: list[dict] | None = None) -> str | None:
-    """The source shown on a fresh page: the shipped default run, else the first listed."""
-    sources = services.list_sources() if sources is None else sources
-    if any(o["value"] == DEFAULTS["source"] for o in sources):
-        return DEFAULTS["source"]
-    return sources[0]["value"] if sources else None
-
-
-def layout() -> html.Div:
-    """The Explore tab (built per page load, so the source list is fresh)."""
-    sources = services.list_sources()
-    source = default_source(sources)
-    controls = html.Div([
-        html.H4("Data"),
-        *_selectors(source, _initial_options(source) if source else ([], [], None, None)),
-        html.H4("Density filter"),
-        _label("k (k-th nearest neighbour)", _slider("k", 1, 300, 1), echo="k",
-               title="codensity of a point = distance to its k-th nearest neighbour"),
-        _label("p (% densest kept)", _slider("p", 1, 100, 1), echo="p"),
-        html.H4("Mapper"),
-        _label("Lens", dcc.RadioItems(id=control_id("lens"), value=DEFAULTS["lens"], inline=True,
-                                      options=[{"label": _LENS_LABELS[x], "value": x} for x in LENSES])),
-        _label("Intervals per lens dimension", _slider("n_cubes", 1, 40, 1), echo="n_cubes"),
-        _label("Overlap", _slider("overlap", 0.05, 0.9, 0.05), echo="overlap",
-               title="fraction by which neighbouring intervals overlap"),
-        _label("Clusterer", dcc.RadioItems(id=control_id("clusterer"), value=DEFAULTS["clusterer"],
-                                           options=[{"label": _CLUSTER_LABELS[c], "value": c} for c in CLUSTERERS])),
-        html.Div([_label("distance cut", _number_input("distance_cut", 0.05)),
-                  _label("eps", _number_input("eps", 0.05)),
-                  _label("min samples", _number_input("min_samples", 1))], className="ctl-row"),
-        *persistence_group(),
-        html.Div(id="explore-status", className="status", role="status"),
-        html.Div(id="explore-summary", className="summary"),
-        html.H4("Export"),
-        html.Div([
-            html.Button("Graph PNG", id="explore-export-png", className="btn"),
-            html.Button("Graph JSON", id="explore-export-json", className="btn"),
-            html.Button("Selected → CSV", id="explore-export-csv", className="btn",
-                        title="members of the selected nodes (shift-click or shift-drag to select)"),
-            html.Button("Selected → NPZ", id="explore-export-npz", className="btn"),
-            html.Button("Barcode PNG", id="explore-barcode-png", className="btn"),
-            html.Button("Barcode SVG", id="explore-barcode-svg", className="btn"),
-        ], className="btn-row"),
-        html.Div("Shift+drag or shift+click selects several nodes.", className="hint"),
-        dcc.Download(id="explore-download"),
-    ], className="controls")
-
-    import dash_cytoscape as cyto
-
-    graph = html.Div([
-        dcc.Loading(
-            cyto.Cytoscape(id="explore-graph", elements=[], stylesheet=stylesheet(), layout=PRESET_LAYOUT,
-                           boxSelectionEnabled=True, minZoom=0.1, maxZoom=5, responsive=True,
-                           style={"width": "100%", "height": "600px"}),
-            # the first view of a large cloud takes seconds (k-NN table): say so, keep the old graph visible
-            type="circle", delay_show=500, target_components={"explore-graph": "elements"},
-            overlay_style={"visibility": "visible", "opacity": 0.6}),
-        html.Div(id="explore-legend", className="legend"),
-        html.Div(id="explore-gallery", className="gallery"),
-    ], className="graph-col")
-    side = html.Div([
-        dcc.RadioItems(id="explore-barcode-mode", value="barcode", inline=True,
-                       options=[{"label": "barcode", "value": "barcode"},
-                                {"label": "persistence diagram", "value": "diagram"}]),
-        dcc.Loading(dcc.Graph(id="explore-barcode", figure=empty_figure("computing the barcode…"),
-                              config=EXPORT_CONFIG), type="dot", delay_show=400),
-        dcc.Graph(id="explore-orientation", figure=empty_figure("", height=260),
-                  config={**EXPORT_CONFIG, "toImageButtonOptions": {"format": "png", "filename": "orientation"}}),
-    ], className="side-col")
-    return html.Div([
-        dcc.Store(id="explore-request"),
-        dcc.Store(id="explore-memory"),
-        dcc.Store(id="explore-query"),
-        html.Div(id="explore-url-sink", hidden=True),
-        html.Div(id="explore-barcode-sink", hidden=True),
-        html.Div([controls, graph, side], className="explore"),
-    ])
-
-
-# ---- callbacks -------------------------------------------------------------
+# ---- the URL and sessions --------------------------------------------------------
 def load_url(search: str | None):
-    """Page load: control values from the URL query string (no_update where absent)."""
-    values = from_query(search)
-    return tuple(values.get(name, no_update) for name in CONTROLS)
+    """Page load: what the URL asks for, each value checked (:func:`tdacnn.app.url.read_query`).
+
+    Returns
+    -------
+    tuple
+        One value per control (:data:`CONTROLS`; no_update where the URL says
+        nothing or the value was dropped), then the layer and iteration choices of
+        the URL's source, the automatic names, the tab, the barcode mode, and the
+        notice (one sentence per value dropped).  All no_update for an empty query.
+    """
+    n_extra = 6
+    if not (search or "").lstrip("?"):
+        return (no_update,) * (len(CONTROLS) + n_extra)
+    state = url.read_query(search, default_source=default_source())
+    explicit = {name for name in AUTO_CONTROLS if state.controls.get(name) is not None}
+    controls = tuple(no_update if state.controls.get(n) is None else state.controls[n] for n in CONTROLS)
+    notice = [html.Span("This link asked for values that cannot be shown:"),
+              html.Ul([html.Li(p) for p in state.problems])] if state.problems else ""
+    return (*controls,
+            state.layer_options if state.layer_options is not None else no_update,
+            state.iteration_options if state.iteration_options is not None else no_update,
+            sorted(set(AUTO_CONTROLS) - explicit),
+            state.view.get("tab", no_update), state.view.get("mode", no_update), notice)
 
 
+def load_session(contents: str | None, filename: str | None):
+    """An uploaded session file (or graph JSON export) → (query to open, notice)."""
+    if not contents:
+        return no_update, no_update
+    try:
+        _, _, data = contents.partition(",")
+        query = url.session_query(base64.b64decode(data, validate=False))
+    except (UserError, ValueError) as exc:
+        return no_update, f"{filename or 'The file'}: {exc}"
+    return {"query": query}, ""
+
+
+# ---- controls → request ----------------------------------------------------------
 def update_selectors(source: str | None, layer: int | None, iteration: int | None):
     """A new source or layer: refresh the layer and iteration choices (keep valid values)."""
     if not source:
@@ -179,7 +116,8 @@ def update_selectors(source: str | None, layer: int | None, iteration: int | Non
 
 
 def parse_controls(*values):
-    """Control values → the request (a dict) and the URL query; or the error."""
+    """Control values (in :data:`CONTROLS` order; None for an automatic one) → the request
+    (a dict) and the URL query; or the error."""
     try:
         request = parse_request(dict(zip(CONTROLS, values)))
     except (UserError, ValueError) as exc:
@@ -187,6 +125,67 @@ def parse_controls(*values):
     return request.to_dict(), to_query(request)
 
 
+def track_auto(values: dict[str, Any], auto: Iterable[str], resolved: dict[str, Any],
+               changed: Iterable[str]) -> set[str]:
+    """The names that stay automatic after ``changed`` controls moved.
+
+    A control shows the value computed from the data while automatic; one that
+    the user moved (a value different from ``resolved``) becomes explicit.  An
+    emptied box stays, or becomes, automatic (:func:`parse_request` reads an
+    empty value as "from the data").
+    """
+    auto = set(auto)
+    for name in changed:
+        if name in auto and values.get(name) not in (None, "") and values.get(name) != resolved.get(name):
+            auto.discard(name)
+    return auto
+
+
+def _triggered_controls() -> list[str]:
+    try:
+        props = callback_context.triggered_prop_ids
+    except Exception:  # noqa: BLE001 - called outside a callback (tests)
+        return []
+    names = {control_id(n): n for n in CONTROLS}
+    return [names[p.rsplit(".", 1)[0]] for p in props if p.rsplit(".", 1)[0] in names]
+
+
+def parse_view(*args):
+    """Controls, the automatic names, the graph drawn and the current request → (request, query, automatic names).
+
+    The registered form of :func:`parse_controls`: automatic controls are passed
+    on as None (the data decides), and a request equal to the current one is not
+    sent again (the values the graph computed, written back into the controls,
+    ask for nothing new).
+    """
+    n = len(CONTROLS)
+    values = dict(zip(CONTROLS, args[:n]))
+    auto_state, memory, current = (list(args[n:]) + [None, None, None])[:3]
+    resolved = (memory or {}).get("resolved") or {}
+    auto = track_auto(values, AUTO_CONTROLS if auto_state is None else auto_state, resolved,
+                      _triggered_controls())
+    data, query = parse_controls(*[None if name in auto else values[name] for name in CONTROLS])
+    if "error" not in data:
+        auto = set(ExploreRequest.from_dict(data).auto) & set(AUTO_CONTROLS)
+    new_auto = sorted(auto)
+    return (no_update if data == current else data, query,
+            no_update if auto_state is not None and sorted(auto_state) == new_auto else new_auto)
+
+
+def reset_auto(_clicks: Any, _all: Any, auto_state: list[str] | None):
+    """An "auto" button (or "all automatic") → that control (or every one) back to the data."""
+    trigger = getattr(callback_context, "triggered_id", None)
+    auto = set(auto_state or ())
+    if trigger == "explore-auto-all":
+        auto = set(AUTO_CONTROLS)
+    elif isinstance(trigger, dict) and trigger.get("name") in AUTO_CONTROLS:
+        auto.add(trigger["name"])
+    else:
+        return no_update
+    return sorted(auto)
+
+
+# ---- request → graph, barcode, histogram ------------------------------------------
 def _request(data: dict | None) -> ExploreRequest:
     if not data:
         raise UserError("no view requested yet")
@@ -195,24 +194,18 @@ def _request(data: dict | None) -> ExploreRequest:
     return ExploreRequest.from_dict(data)
 
 
-def _memory(data: dict | None, request: ExploreRequest) -> LayoutMemory | None:
-    """The previous drawing: members from the memoised previous graph when it is at hand."""
-    if not data or not data.get("positions"):
+def _memory(data: dict | None, result: services.GraphResult) -> LayoutMemory | None:
+    """The drawing on the page, to keep nodes in place — only when it shows the same cloud."""
+    if not data or not data.get("positions") or data.get("space") != result.space or not data.get("request"):
         return None
-    import numpy as np
-
-    positions = {k: tuple(v) for k, v in data["positions"].items()}
-    filters = {k: np.asarray(v) for k, v in data.get("filters", {}).items()}
-    prev = data.get("request")
-    if prev:
-        try:
-            old = services.compute_graph(ExploreRequest.from_dict(prev))
-            return memory_from_elements([{"data": {"id": k}, "position": {"x": x, "y": y}}
-                                         for k, (x, y) in positions.items()],
-                                        old.graph, old.members_space(), old.space)
-        except Exception:  # noqa: BLE001 - an old view that no longer computes: fall back to similarity
-            log.debug("previous graph unavailable; matching nodes by mean filter", exc_info=True)
-    return LayoutMemory(positions, filters)
+    try:
+        old = services.compute_graph(ExploreRequest.from_dict(data["request"]))
+    except Exception:  # noqa: BLE001 - an old view that no longer computes: draw afresh
+        log.debug("previous graph unavailable; fresh layout", exc_info=True)
+        return None
+    return memory_from_elements([{"data": {"id": k}, "position": {"x": x, "y": y}}
+                                 for k, (x, y) in data["positions"].items()],
+                                old.graph, old.members_space(), old.space)
 
 
 def _summary(result: services.GraphResult) -> list:
@@ -233,16 +226,6 @@ def _summary(result: services.GraphResult) -> list:
     ]
 
 
-def _legend(leg) -> list:
-    return [
-        html.Span(leg.title, className="legend-title"),
-        html.Span(f"{leg.low_label} {leg.low:.3g}", className="legend-end"),
-        html.Span(className="legend-bar", style={"background": leg.gradient()}),
-        html.Span(f"{leg.high:.3g} {leg.high_label}", className="legend-end"),
-        html.Span("node size: members", className="legend-note"),
-    ]
-
-
 def _same_graph(memory_data: dict | None, request: ExploreRequest) -> bool:
     """Whether the graph on the page (``memory_data``) is the request's: only persistence settings changed."""
     prev = (memory_data or {}).get("request")
@@ -254,45 +237,54 @@ def _same_graph(memory_data: dict | None, request: ExploreRequest) -> bool:
         return False
 
 
+def _failed(message: str, request_data: dict | None):
+    """No graph: everything it drew is cleared, the sentence goes over the graph and in the status line."""
+    return [], [], [], message, {"error": message, "request": None if "error" in (request_data or {})
+                                 else request_data}
+
+
 def update_graph(request_data: dict | None, memory_data: dict | None):
     """The request → (elements, legend, summary, status, memory).
 
-    When the graph drawn (``memory_data``) is already the request's — only the
-    persistence settings changed — nothing is recomputed or redrawn: the status
-    line alone is updated (with why the barcode cannot be computed, if so).
+    ``memory`` describes the graph drawn: the request it answers, the cloud
+    (``space``), node positions, the values computed from the data
+    (``resolved``), a ``stamp`` that changes with every new graph (the page fits
+    it to the view), or ``error`` when there is no graph.  When the graph drawn
+    is already the request's — only the persistence settings changed — nothing
+    is recomputed or redrawn: the status line alone is updated.
     """
     try:
         request = _request(request_data)
         if _same_graph(memory_data, request):
             return no_update, no_update, no_update, services.persistence_problem(request), no_update
         result = services.compute_graph(request)
-        previous = _memory(memory_data, request)
+        previous = _memory(memory_data, result)
+        points = inspect.point_info(result)  # provenance and lens: colour modes and tooltips
         elements = graph_elements(result.graph, previous, members_space=result.members_space(),
-                                  space=result.space)
+                                  space=result.space, points=points)
     except (UserError, ValueError) as exc:
-        return no_update, no_update, no_update, str(exc), no_update
+        return _failed(str(exc), request_data)
     except Exception as exc:  # noqa: BLE001 - show one sentence, log the rest
         log.exception("graph failed")
-        return no_update, no_update, no_update, f"could not compute the graph: {exc}", no_update
-    from tdacnn.view.cytoscape import legend
-
-    memory = {"request": request.to_dict(),
+        return _failed(f"could not compute the graph: {exc}", request_data)
+    stamp = (memory_data or {}).get("stamp", 0) + 1 if isinstance((memory_data or {}).get("stamp"), int) else 1
+    memory = {"request": request.to_dict(), "space": result.space, "stamp": stamp,
+              "resolved": dict(result.resolved),
               "positions": {el["data"]["id"]: [el["position"]["x"], el["position"]["y"]]
                             for el in elements if "position" in el},
-              "filters": {n.id: [round(float(v), 4) for v in n.mean_filter.ravel()] for n in result.graph.nodes}}
-    status = "" if result.graph.nodes else "no nodes: loosen the clusterer (bigger distance cut/eps) or keep more points"
-    status = " ".join(s for s in (status, services.persistence_problem(request)) if s)
-    return elements, _legend(legend(result.graph)), _summary(result), status, memory
+              "message": "" if result.graph.nodes else NO_NODES}
+    status = " ".join(s for s in (memory["message"], services.persistence_problem(request)) if s)
+    return elements, inspect.legend_children(result.graph, points), _summary(result), status, memory
 
 
 def update_barcode(request_data: dict | None, mode: str):
     """The request → barcode (or persistence diagram) of its density-filtered cloud, with its
-    persistence settings; a bad setting keeps the last barcode (the status line says why)."""
+    persistence settings; when it cannot be computed, a blank figure saying why."""
     try:
         request = _request(request_data)
         bc = services.compute_barcode(request)
-    except (UserError, ValueError):
-        return no_update
+    except (UserError, ValueError) as exc:
+        return empty_figure("<br>".join(textwrap.wrap(f"no barcode: {exc}", 55)))
     except Exception as exc:  # noqa: BLE001
         log.exception("barcode failed")
         return empty_figure(f"barcode failed: {exc}")
@@ -300,12 +292,12 @@ def update_barcode(request_data: dict | None, mode: str):
 
 
 def update_orientation(request_data: dict | None):
-    """The request → orientation histogram of its density-filtered cloud."""
+    """The request → orientation histogram of its density-filtered cloud (blank when there is none)."""
     try:
         request = _request(request_data)
         angles = services.compute_angles(request)
     except (UserError, ValueError):
-        return no_update
+        return empty_figure("", height=260)
     if len(angles) == 0:
         return empty_figure("orientation is defined for 3×3 filters", height=260)
     return orientation_figure(angles, title=f"orientation of the {len(angles):,} densest filters")
@@ -314,18 +306,6 @@ def update_orientation(request_data: dict | None):
 def refresh_sources(_tab: Any, _changed: Any):
     """Re-list the sources (a training run finished, a checkpoint was loaded)."""
     return services.list_sources()
-
-
-_WRITE_URL = """
-function(query) {
-    if (query === undefined || query === null) { return window.dash_clientside.no_update; }
-    const url = window.location.pathname + query + window.location.hash;
-    if (url !== window.location.pathname + window.location.search + window.location.hash) {
-        window.history.replaceState(window.history.state, '', url);
-    }
-    return window.dash_clientside.no_update;
-}
-"""
 
 
 _DOWNLOAD_BARCODE = """
@@ -339,12 +319,21 @@ function(png, svg) {
 """
 
 
+def _js(name: str) -> ClientsideFunction:
+    return ClientsideFunction("tdacnnExplore", name)
+
+
 def register(app) -> None:
     """Register the Explore callbacks on ``app``."""
     from tdacnn.app import gallery
 
-    controls = [Output(control_id(n), "value", allow_duplicate=True) for n in CONTROLS]
-    app.callback(*controls, Input("url", "search"), prevent_initial_call="initial_duplicate")(load_url)
+    auto_values = [Output(control_id(n), "value", allow_duplicate=True) for n in AUTO_CONTROLS]
+    app.callback(*[Output(control_id(n), "value", allow_duplicate=True) for n in CONTROLS],
+                 Output(control_id("layer"), "options", allow_duplicate=True),
+                 Output(control_id("iteration"), "options", allow_duplicate=True),
+                 Output("explore-auto", "data", allow_duplicate=True), Output("tabs", "value"),
+                 Output("explore-barcode-mode", "value"), Output("explore-notice", "children", allow_duplicate=True),
+                 Input("url", "search"), prevent_initial_call="initial_duplicate")(load_url)
     app.callback(
         Output(control_id("layer"), "options"), Output(control_id("iteration"), "options"),
         Output(control_id("layer"), "value", allow_duplicate=True),
@@ -352,7 +341,12 @@ def register(app) -> None:
         Input(control_id("source"), "value"), Input(control_id("layer"), "value"),
         State(control_id("iteration"), "value"), prevent_initial_call=True)(update_selectors)
     app.callback(Output("explore-request", "data"), Output("explore-query", "data"),
-                 *[Input(control_id(n), "value") for n in CONTROLS])(parse_controls)
+                 Output("explore-auto", "data"),
+                 *[Input(control_id(n), "value") for n in CONTROLS], Input("explore-auto", "data"),
+                 State("explore-memory", "data"), State("explore-request", "data"))(parse_view)
+    app.callback(Output("explore-auto", "data", allow_duplicate=True),
+                 Input({"type": AUTO_RESET, "name": ALL}, "n_clicks"), Input("explore-auto-all", "n_clicks"),
+                 State("explore-auto", "data"), prevent_initial_call=True)(reset_auto)
     app.callback(Output("explore-graph", "elements"), Output("explore-legend", "children"),
                  Output("explore-summary", "children"), Output("explore-status", "children"),
                  Output("explore-memory", "data"),
@@ -362,12 +356,41 @@ def register(app) -> None:
     app.callback(Output("explore-orientation", "figure"), Input("explore-request", "data"))(update_orientation)
     app.callback(Output(control_id("source"), "options"), Input("tabs", "value"),
                  Input("jobs-sources-version", "data"), prevent_initial_call=True)(refresh_sources)
-    for name in _ECHOED:
-        app.clientside_callback("function(v) { return (v === null || v === undefined) ? '' : String(v); }",
+    app.callback(Output("explore-goto", "data"), Output("explore-notice", "children", allow_duplicate=True),
+                 Input("explore-session-upload", "contents"), State("explore-session-upload", "filename"),
+                 prevent_initial_call=True)(load_session)
+
+    # clientside (assets/explore.js): no round trip
+    app.clientside_callback(_js("markBusy"), Output("explore-graph-message", "children", allow_duplicate=True),
+                            Output("explore-graph-overlay", "className", allow_duplicate=True),
+                            Input("explore-request", "data"), State("explore-memory", "data"),
+                            prevent_initial_call=True)
+    app.clientside_callback(_js("afterGraph"), Output("explore-graph", "layout"),
+                            Output("explore-graph-message", "children"), Output("explore-graph-overlay", "className"),
+                            *auto_values, Input("explore-memory", "data"), State("explore-auto", "data"),
+                            State("explore-config", "data"), *[State(control_id(n), "value") for n in AUTO_CONTROLS],
+                            prevent_initial_call=True)
+    app.clientside_callback(_js("autoMarks"), *[Output(ctl_id(n), "className") for n in AUTO_CONTROLS],
+                            Input("explore-auto", "data"), State("explore-config", "data"))
+    app.clientside_callback(_js("writeUrl"), Output("explore-url-sink", "children"), Input("explore-query", "data"),
+                            Input("tabs", "value"), Input("explore-barcode-mode", "value"),
+                            State("explore-config", "data"), prevent_initial_call=True)
+    app.clientside_callback(_js("zoom"), Output("explore-zoom-sink", "children"), Input("explore-zoom-in", "n_clicks"),
+                            Input("explore-zoom-out", "n_clicks"), Input("explore-fit", "n_clicks"),
+                            prevent_initial_call=True)
+    app.clientside_callback(_js("saveSession"), Output("explore-session-download", "data"),
+                            Input("explore-session-save", "n_clicks"), State("explore-request", "data"),
+                            prevent_initial_call=True)
+    app.clientside_callback("function(n) { return n ? '' : window.dash_clientside.no_update; }",
+                            Output("explore-notice", "children", allow_duplicate=True),
+                            Input("explore-notice-close", "n_clicks"), prevent_initial_call=True)
+    app.clientside_callback(_js("goto"), Output("explore-url-sink", "children", allow_duplicate=True),
+                            Input("explore-goto", "data"), prevent_initial_call=True)
+    for name in ECHOED:
+        app.clientside_callback("function(v) { return (v === null || v === undefined) ? '…' : String(v); }",
                                 Output(f"{control_id(name)}-value", "children"), Input(control_id(name), "value"))
     app.clientside_callback(_DOWNLOAD_BARCODE, Output("explore-barcode-sink", "children"),
                             Input("explore-barcode-png", "n_clicks"), Input("explore-barcode-svg", "n_clicks"),
                             prevent_initial_call=True)
-    app.clientside_callback(_WRITE_URL, Output("explore-url-sink", "children"), Input("explore-query", "data"),
-                            prevent_initial_call=True)
     gallery.register(app)
+    inspect.register(app)

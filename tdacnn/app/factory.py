@@ -78,6 +78,13 @@ def warm_up() -> None:
     threading.Thread(target=run, name="tdacnn-warm-up", daemon=True).start()
 
 
+def _too_large(_exc: Exception):
+    """HTTP 413 with a sentence (the page refuses big uploads itself: this is for other clients)."""
+    return (f"request too large: the server accepts at most {MAX_REQUEST_BYTES // 2**20} MB per request; load big "
+            "checkpoints with python app.py FILE, tdacnn serve FILE, or \"Load from server path\" in the Jobs tab\n",
+            413, {"Content-Type": "text/plain; charset=utf-8"})
+
+
 def create_app(manager: Any = None, *, warm: bool = True, title: str = "tdacnn") -> Dash:
     """Build the Dash app.
 
@@ -101,6 +108,7 @@ def create_app(manager: Any = None, *, warm: bool = True, title: str = "tdacnn")
     app = Dash(__name__, title=title, assets_folder=str(ASSETS), background_callback_manager=manager,
                suppress_callback_exceptions=True, update_title=None)
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.server.register_error_handler(413, _too_large)
     app.layout = _layout()
     explore.register(app)
     dynamics.register(app)

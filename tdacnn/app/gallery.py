@@ -1,9 +1,11 @@
 """Node gallery and exports of the Explore view.
 
-Click a node: its member filters as thumbnails, where they came from (networks,
-layers, iterations, channels) and their orientation histogram.  Select several
-nodes: download their members as CSV or NPZ.  Also the graph as JSON (server side)
-and as PNG (Cytoscape's own ``generateImage``, client side).
+Click a node, or select several (shift-click, shift-drag a box): the union of
+their members as one set — thumbnails, mean filter, where they came from, counts
+by network / iteration / channel and their orientation histogram
+(:mod:`tdacnn.view.selection` computes it).  The CSV and NPZ exports download the
+same selection.  Also the graph as JSON (server side) and as PNG (Cytoscape's own
+``generateImage``, client side).
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from tdacnn.app import services
 from tdacnn.app.controls import ExploreRequest
 from tdacnn.errors import UserError
 from tdacnn.view.figures import orientation_figure
+from tdacnn.view.selection import COUNT_FIELDS, SelectionSummary, provenance_lines, summarize
 from tdacnn.view.thumbnails import filter_data_uri
 
 __all__ = ["register", "show_gallery", "export_members", "export_graph_json", "export_graph_png",
-           "members_csv", "members_npz", "provenance_lines", "GALLERY_MAX"]
+           "members_csv", "members_npz", "provenance_lines", "GALLERY_MAX", "COUNT_CHIPS"]
 
 log = logging.getLogger(__name__)
 
 #: Thumbnails shown in a gallery (the rest are counted, and exportable).
 GALLERY_MAX = 120
+#: Count chips shown per provenance field (the most frequent values; the rest summed).
+COUNT_CHIPS = 40
 
 
 def _result(request_data: dict | None) -> services.GraphResult:
@@ -36,61 +41,89 @@ def _result(request_data: dict | None) -> services.GraphResult:
     return services.compute_graph(ExploreRequest.from_dict(request_data))
 
 
-def provenance_lines(prov: dict[str, np.ndarray]) -> list[str]:
-    """Short sentences: how many networks, which layers, iterations and channels."""
-    if not prov or len(prov.get("network", [])) == 0:
-        return []
-
-    def values(name):
-        v = np.unique(prov[name])
-        return v[v >= 0]
-
-    def listing(v, limit=8):
-        items = ", ".join(str(int(x)) for x in v[:limit])
-        return items + (f", … ({len(v)} in all)" if len(v) > limit else "")
-
-    nets = values("network")
-    out = [f"from {len(nets)} network{'s' if len(nets) != 1 else ''}: {listing(nets)}"]
-    for name, word in (("layer", "layer"), ("iteration", "iteration"), ("out_channel", "output channel"),
-                       ("in_channel", "input channel")):
-        v = values(name)
-        if len(v):
-            out.append(f"{word}{'s' if len(v) != 1 else ''} {listing(v)}")
-    return out
-
-
 def _thumb(filt: np.ndarray, prov: dict[str, np.ndarray], i: int) -> html.Img:
     title = " · ".join(f"{k.replace('_', ' ')} {int(prov[k][i])}" for k in
                        ("network", "layer", "iteration", "out_channel", "in_channel") if int(prov[k][i]) >= 0)
     return html.Img(src=filter_data_uri(filt, size=36), title=title, className="thumb")
 
 
-def show_gallery(node_data: dict | None, request_data: dict | None):
-    """A clicked node → its gallery (thumbnails, provenance, orientation histogram)."""
-    if not node_data:
-        return html.Div("Click a node to see its filters.", className="hint")
+def _selected_ids(selection) -> list[str]:
+    """Node ids of a ``tapNodeData`` dict or a ``selectedNodeData`` list (order kept, no repeats)."""
+    if not selection:
+        return []
+    items = [selection] if isinstance(selection, dict) else list(selection)
+    out: list[str] = []
+    for d in items:
+        node_id = d.get("id") if isinstance(d, dict) else None
+        if node_id is not None and node_id not in out:
+            out.append(str(node_id))
+    return out
+
+
+def _counts(summary: SelectionSummary) -> html.Div:
+    """One row per provenance field: value ×count chips (each row adds up to the union)."""
+    rows = []
+    for name, pairs in summary.counts.items():
+        if len(pairs) < 2 and name != "network":
+            continue  # one value for all: the provenance lines say it
+        shown = sorted(pairs, key=lambda p: -p[1])[:COUNT_CHIPS]
+        chips = [html.Span([html.B("?" if v < 0 else str(v)), f" ×{c}"], className="count-chip",
+                           title=f"{COUNT_FIELDS[name]} {'unknown' if v < 0 else v}: {c} filters",
+                           **{"data-value": str(v), "data-count": str(c)})
+                 for v, c in sorted(shown)]
+        rest = sum(c for _, c in pairs) - sum(c for _, c in shown)
+        if rest:
+            chips.append(html.Span(f"+{len(pairs) - len(shown)} more ×{rest}", className="count-chip rest",
+                                   **{"data-value": "rest", "data-count": str(rest)}))
+        rows.append(html.Div([html.Span(f"by {COUNT_FIELDS[name]}", className="count-field"), *chips],
+                             className="count-row", **{"data-field": name}))
+    return html.Div(rows, className="counts", id="explore-gallery-counts")
+
+
+def show_gallery(selection, request_data: dict | None):
+    """Selected node(s) → one gallery of the union of their members.
+
+    ``selection`` is ``selectedNodeData`` (a list: shift-click, box selection) or one
+    node's data (a click).  Shown: the members' thumbnails, their mean filter,
+    where they came from, counts by network / iteration / channel and their
+    orientation histogram.
+    """
+    node_ids = _selected_ids(selection)
+    if not node_ids:
+        return html.Div("Click a node to see its filters; shift-click or shift-drag to select several.",
+                        className="hint")
     try:
         result = _result(request_data)
-        filters, prov = services.node_members(result, [node_data["id"]])
+        present = {n.id: n for n in result.graph.nodes}
+        node_ids = [i for i in node_ids if i in present] or node_ids  # a stale id still gets its sentence
+        filters, prov = services.node_members(result, node_ids)
     except (UserError, ValueError) as exc:
         return html.Div(str(exc), className="status")
-    n = len(filters)
+    summary = summarize(filters, prov, node_ids, sum(present[i].size for i in node_ids))
+    n = summary.n_filters
     thumbs = [_thumb(filters[i], prov, i) for i in range(min(n, GALLERY_MAX))]
     more = [html.Span(f"… and {n - GALLERY_MAX} more (export to get them all)", className="hint")] \
         if n > GALLERY_MAX else []
+    if len(node_ids) == 1:
+        node = present[node_ids[0]]
+        heading = (f"Node {node.id}: {n} filter{'s' if n != 1 else ''}"
+                   f" (mean codensity {float(node.mean_codensity):.3g})")
+    else:
+        shared = summary.n_memberships - n
+        heading = (f"{len(node_ids)} nodes selected: {n} filter{'s' if n != 1 else ''}"
+                   + (f" ({shared} shared between nodes, counted once)" if shared else ""))
     children = [
-        html.H4(f"Node {node_data['id']}: {n} filter{'s' if n != 1 else ''}"
-                f" (mean codensity {float(node_data.get('codensity', 0)):.3g})"),
-        html.Div([html.Img(src=node_data.get("thumb"), className="thumb-mean", title="mean filter"),
+        html.H4(heading, **{"data-filters": str(n), "data-nodes": ",".join(node_ids)}),
+        html.Div([html.Img(src=filter_data_uri(summary.mean_filter, size=64), className="thumb-mean",
+                           title="mean filter of the selection"),
                   html.Ul([html.Li(line) for line in provenance_lines(prov)])], className="gallery-head"),
+        _counts(summary),
         html.Div(thumbs + more, className="thumbs", id="explore-gallery-thumbs"),
     ]
-    if filters.shape[1:] == (3, 3):
-        from tdacnn.topology.orientation import orientation
-
-        angles, _ = orientation(filters.reshape(n, 9))
-        children.append(dcc.Graph(figure=orientation_figure(angles, bins=24, height=220,
-                                                            title="orientation of this node's filters"),
+    if summary.angles is not None:
+        which = "this node's" if len(node_ids) == 1 else "the selection's"
+        children.append(dcc.Graph(figure=orientation_figure(summary.angles, bins=24, height=220,
+                                                            title=f"orientation of {which} {n} filters"),
                                   config={"displaylogo": False}))
     return html.Div(children, id="explore-gallery-node")
 
@@ -121,11 +154,11 @@ def export_members(_csv: int | None, _npz: int | None, selected: list | None, re
     from dash import ctx
 
     which = which or ("npz" if ctx.triggered_id == "explore-export-npz" else "csv")
-    if not selected:
-        return no_update, "select nodes first (shift+click or shift+drag), then export"
+    node_ids = _selected_ids(selected)
+    if not node_ids:
+        return no_update, "select nodes first (click, shift+click or shift+drag), then export"
     try:
         result = _result(request_data)
-        node_ids = [d["id"] for d in selected]
         filters, prov = services.node_members(result, node_ids)
     except (UserError, ValueError) as exc:
         return no_update, str(exc)
@@ -153,7 +186,8 @@ def export_graph_png(_n: int | None):
 
 
 def register(app) -> None:
-    app.callback(Output("explore-gallery", "children"), Input("explore-graph", "tapNodeData"),
+    # the selection, not the last tap: shift-click and box selection add nodes to it
+    app.callback(Output("explore-gallery", "children"), Input("explore-graph", "selectedNodeData"),
                  State("explore-request", "data"))(show_gallery)
     app.callback(Output("explore-download", "data", allow_duplicate=True),
                  Output("explore-status", "children", allow_duplicate=True),

@@ -39,6 +39,7 @@ __all__ = [
     "layout",
     "register_callbacks",
     "MAX_UPLOAD_BYTES",
+    "oversize_message",
     "start_training",
     "receive_checkpoint",
     "run_pending_job",
@@ -105,13 +106,19 @@ def layout() -> html.Div:
     load = html.Section([
         html.H3("Load a checkpoint"),
         html.P(f"PyTorch (.pt/.pth, loaded with weights_only), safetensors, .npy/.npz filter files; "
-               f"uploads up to {mb} MB. Larger files (VGG16 is 500 MB): give their path on the server.",
+               f"uploads up to {mb} MB. Larger files (VGG16 is 500 MB): give their path on the server below, "
+               f"or start the app on them: python app.py FILE (or tdacnn serve FILE).",
                style={"fontSize": "0.85em"}),
-        dcc.Upload(id="jobs-upload", children=html.Div(["Drop a checkpoint here or ", html.A("choose a file"),
-                                                        f" (≤ {mb} MB)"]),
-                   multiple=False,
-                   style={"width": "30em", "padding": "1em", "border": "1px dashed #888",
-                          "borderRadius": "4px", "textAlign": "center"}),
+        # assets/upload_limit.js reads these data attributes: a file over the limit is refused in the
+        # browser with the sentence below (never read, never sent: no bare HTTP 413)
+        html.Div(dcc.Upload(id="jobs-upload", children=html.Div(["Drop a checkpoint here or ", html.A("choose a file"),
+                                                                 f" (≤ {mb} MB)"]),
+                            multiple=False, max_size=MAX_UPLOAD_BYTES,
+                            style={"width": "30em", "padding": "1em", "border": "1px dashed #888",
+                                   "borderRadius": "4px", "textAlign": "center"}),
+                 id="jobs-upload-box", **{"data-max-upload-bytes": str(MAX_UPLOAD_BYTES),
+                                          "data-error-id": "jobs-upload-error",
+                                          "data-oversize": oversize_message("{name}", "{size}")}),
         html.Span(id="jobs-upload-error", className="jobs-error", style=_ERR),
         html.Div([
             dcc.Input(id="jobs-path", type="text", placeholder="/path/on/server/model.pth", style={"width": "24em"}),
@@ -168,14 +175,23 @@ def start_training(n_clicks, dataset, data_root, download, conv1, conv2, network
     return {"id": job.id}, ""
 
 
+def oversize_message(name: str, size_mb: str) -> str:
+    """The sentence for an upload over :data:`MAX_UPLOAD_BYTES`: the limit, and how to load big files.
+
+    The page carries it with ``{name}`` and ``{size}`` left in, for ``assets/upload_limit.js``.
+    """
+    return (f"{name} is {size_mb} MB; browser uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB. "
+            f"Load big files on the server: give the file's path under \"Load from server path\", "
+            f"or start the app on it: python app.py {name} (or tdacnn serve {name}).")
+
+
 def _decode_upload(contents: str, filename: str) -> bytes:
     if not isinstance(contents, str) or "," not in contents:
         raise UserError(f"{filename}: the upload did not arrive as a file")
     b64 = contents.split(",", 1)[1]
     size = len(b64) * 3 // 4 - b64[-2:].count("=")
     if size > MAX_UPLOAD_BYTES:
-        raise UserError(f"{filename} is {size / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB "
-                        "— give its path on the server instead")
+        raise UserError(oversize_message(filename, f"{size / 2**20:.1f}"))
     try:
         data = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
@@ -328,17 +344,29 @@ def register_callbacks(app) -> None:
         prevent_initial_call=True,
     )(request_cancel)
 
-    def _receive(contents, _n, filename, path_text):
-        from dash import ctx
-
-        return receive_checkpoint(ctx.triggered_id, contents, filename, path_text)
+    # two callbacks, so that a click on "Load from server path" never sends the upload's contents
+    # along (after a refused upload that used to fail until the page was reloaded)
+    def _receive_upload(contents, filename):
+        pending, error = receive_checkpoint("jobs-upload", contents, filename, None)
+        return pending, error, None  # forget the file in the browser once it is staged
 
     app.callback(
-        Output("jobs-load-pending", "data"), Output("jobs-upload-error", "children"),
-        Input("jobs-upload", "contents"), Input("jobs-path-load", "n_clicks"),
-        State("jobs-upload", "filename"), State("jobs-path", "value"),
+        Output("jobs-load-pending", "data", allow_duplicate=True), Output("jobs-upload-error", "children",
+                                                                          allow_duplicate=True),
+        Output("jobs-upload", "contents"),
+        Input("jobs-upload", "contents"), State("jobs-upload", "filename"),
         prevent_initial_call=True,
-    )(_receive)
+    )(_receive_upload)
+
+    def _receive_path(_n, path_text):
+        return receive_checkpoint("jobs-path-load", None, None, path_text)
+
+    app.callback(
+        Output("jobs-load-pending", "data", allow_duplicate=True), Output("jobs-upload-error", "children",
+                                                                          allow_duplicate=True),
+        Input("jobs-path-load", "n_clicks"), State("jobs-path", "value"),
+        prevent_initial_call=True,
+    )(_receive_path)
 
     def run_pending_load(set_progress, pending):
         return run_pending_job(set_progress, pending)

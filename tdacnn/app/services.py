@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +24,8 @@ from tdacnn.errors import UserError
 from tdacnn.topology.params import PersistenceParams, check_against_cloud
 from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
 
-__all__ = ["GraphResult", "list_sources", "load_source", "initial_layer", "layer_options", "iteration_options",
+__all__ = ["GraphResult", "resolve", "list_sources", "load_source", "opened_sources", "initial_layer", "layer_options",
+           "layer_problem", "iteration_options",
            "get_analysis", "compute_graph", "compute_barcode", "compute_angles", "node_members", "reset",
            "MAX_PERSISTENCE_POINTS", "check_persistence", "persistence_problem"]
 
@@ -91,25 +92,86 @@ def _fallback_load(source_id: str) -> WeightSet:
         raise UserError(str(exc)) from None
 
 
+def opened_sources() -> list[str]:
+    """Source ids given on the server's command line (``python app.py FILE``), first shown first."""
+    try:
+        from tdacnn.jobs.sources import opened_sources as _opened
+    except ImportError:
+        return []
+    return _opened()
+
+
+_problems: dict[int, tuple[Any, dict[int, str]]] = {}
+
+
+def layer_problem(ws: WeightSet, layer: int, iteration: int | None = None) -> str | None:
+    """Why ``layer`` (at ``iteration``; at every saved one when None) cannot be analysed, or None.
+
+    ``"1×1: no spatial pattern"``, ``"empty: every filter is constant"`` ...
+    (:func:`tdacnn.nets.layers.weight_problem`).
+    """
+    from tdacnn.nets.layers import weight_problem  # numpy only
+
+    entries = [e for e in ws.entries if e.layer == layer and (iteration is None or e.iteration == iteration)]
+    problems = [weight_problem(e.weight) for e in entries]
+    if not problems or any(p is None for p in problems):
+        return None
+    return next((p for p in problems if not p.startswith("empty")), problems[0])
+
+
+def layer_problems(ws: WeightSet) -> dict[int, str]:
+    """``{layer: reason}`` for the layers of ``ws`` that cannot be analysed (memoised per weight set)."""
+    import weakref
+
+    with _lock:
+        held = _problems.get(id(ws))
+        if held is not None and held[0]() is ws:
+            return held[1]
+    found = {layer: p for layer in ws.layers() if (p := layer_problem(ws, layer)) is not None}
+    with _lock:
+        if len(_problems) > 16:
+            _problems.clear()
+        _problems[id(ws)] = (weakref.ref(ws), found)
+    return found
+
+
 def initial_layer(source_id: str, ws: WeightSet) -> int | None:
     """The layer a fresh view of ``source_id`` opens on: ``ws.meta["default_view"]["layer"]``
-    when the run names one, else the first conv layer."""
+    when the run names one, else the first 3×3 layer that can be analysed, else the first
+    that can, else the first conv layer."""
     layers = ws.layers()
     if not layers:
         return None
+    problems = layer_problems(ws)
+    usable = [layer for layer in layers if layer not in problems]
     view = ws.meta.get("default_view") if isinstance(ws.meta, dict) else None
     wanted = view.get("layer") if isinstance(view, dict) else None
-    return wanted if wanted in layers else layers[0]
+    if wanted in usable:
+        return wanted
+    square3 = [layer for layer in usable if _shape(ws, layer)[2:] == (3, 3)]
+    return (square3 or usable or layers)[0]
+
+
+def _shape(ws: WeightSet, layer: int) -> tuple[int, ...]:
+    return tuple(next(e.weight.shape for e in ws.entries if e.layer == layer))
 
 
 def layer_options(ws: WeightSet) -> list[dict]:
-    """``[{"label": "1 · conv1.weight (32×1×3×3)", "value": 1}, ...]``."""
+    """``[{"label": "layer 1 · conv1.weight (32×1×3×3)", "value": 1}, ...]``.
+
+    A layer that cannot be analysed is offered disabled, its label saying why:
+    ``"layer 7 · conv.weight (512×1536×1×1) — 1×1: no spatial pattern"``.
+    """
     names = ws.layer_names()
+    problems = layer_problems(ws)
     out = []
     for layer in ws.layers():
-        shape = next(e.weight.shape for e in ws.entries if e.layer == layer)
         name = f" · {names[layer]}" if names.get(layer) else ""
-        out.append({"label": f"layer {layer}{name} ({'×'.join(map(str, shape))})", "value": layer})
+        label = f"layer {layer}{name} ({'×'.join(map(str, _shape(ws, layer)))})"
+        if layer in problems:
+            out.append({"label": f"{label} — {problems[layer]}", "value": layer, "disabled": True})
+        else:
+            out.append({"label": label, "value": layer})
     return out
 
 
@@ -173,6 +235,12 @@ def _cloud_params(ws: WeightSet, request: ExploreRequest):
     it = request.cloud.iteration if request.cloud.iteration is not None else its[-1]
     if it not in its:
         raise UserError(f"iteration {it} was not saved for layer {layer}; available: {its}")
+    problem = layer_problem(ws, layer, it)
+    if problem is not None:
+        name, other = ws.layer_names().get(layer), initial_layer(request.source, ws)
+        hint = (f"choose another layer, e.g. layer {other}" if other not in layer_problems(ws)
+                else "no layer of this source can be analysed")
+        raise UserError(f"layer {layer}{f' ({name})' if name else ''} cannot be analysed: {problem}; {hint}")
     return replace(request.cloud, layer=layer, iteration=it)
 
 
@@ -193,6 +261,9 @@ class GraphResult:
         Node members index ``dense.cloud``.
     summary : dict
         ``nodes, edges, components, cycle_rank, betti1``.
+    resolved : dict
+        ``{control: value}`` computed from the data for the controls the request
+        left to it (``request.auto`` of the request asked); ``request`` holds them.
     """
 
     request: ExploreRequest
@@ -200,6 +271,7 @@ class GraphResult:
     dense: Any
     graph: Any
     summary: dict
+    resolved: dict = field(default_factory=dict)
 
     @property
     def space(self) -> str:
@@ -211,7 +283,39 @@ class GraphResult:
         return np.asarray(self.dense.indices, dtype=np.int64)
 
 
+def resolve(request: ExploreRequest) -> ExploreRequest:
+    """The request with every control it left to the data (``request.auto``) computed for its cloud.
+
+    One rule for the app, the CLI and the library: :meth:`tdacnn.analysis.Analysis.suggest`.
+    Explicit values are kept.  The result has ``auto`` empty.
+
+    Raises
+    ------
+    UserError
+        Unknown source, missing layer/iteration, too few points ...
+    """
+    if not request.auto:
+        return request
+
+    def make():
+        from tdacnn.topology.defaults import AUTO_NAMES
+
+        ws = load_source(request.source)
+        cparams = _cloud_params(ws, request)
+        analysis = get_analysis()
+        cloud = analysis.cloud(ws, cparams)
+        check_against_cloud(len(cloud))
+        values = request.controls()
+        fixed = {name: values[name] for name in AUTO_NAMES if name not in request.auto}
+        return analysis.suggest(cloud, fixed, lens=request.mapper.lens, clusterer=request.mapper.clusterer)
+
+    density, mapper = _memoised(("resolve", request.key()), make)
+    return replace(request, density=density, mapper=mapper, auto=frozenset())
+
+
 def _dense(request: ExploreRequest):
+    request = resolve(request)
+
     def make():
         ws = load_source(request.source)
         cparams = _cloud_params(ws, request)
@@ -231,6 +335,9 @@ def compute_graph(request: ExploreRequest) -> GraphResult:
     UserError
         Unknown source, missing layer/iteration, k too large for the cloud, ...
     """
+    asked = request
+    request = resolve(request)
+
     def make():
         from tdacnn.topology.mapper import graph_summary
 
@@ -239,8 +346,12 @@ def compute_graph(request: ExploreRequest) -> GraphResult:
         return GraphResult(request, cloud, dense, graph, graph_summary(graph))
 
     result = _memoised(("graph", request.key()), make)
-    # the key leaves out the persistence settings: the result names the request asked, not the first one
-    return result if result.request == request else replace(result, request=request)
+    values = request.resolved_values()
+    resolved = {name: values[name] for name in sorted(asked.auto)}
+    # the key leaves out the persistence settings: the result names the request asked (resolved), not the first one
+    if result.request != request or result.resolved != resolved:
+        result = replace(result, request=request, resolved=resolved)
+    return result
 
 
 #: The most points the app computes a barcode on (the landmarks, or every filtered point for "all"),
@@ -298,6 +409,7 @@ def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = 
         Too many points for the app (:func:`check_persistence`), or fewer than 2.
     """
     params = params or request.persistence
+    request = resolve(request)
     _, dense = _dense(request)
     check_persistence(len(dense.cloud), params)
     return _memoised(("barcode", request.source, request.cloud.key(), request.density.key(), params.key()),
@@ -308,6 +420,7 @@ def compute_angles(request: ExploreRequest, dense_only: bool = True) -> np.ndarr
     """Angles on the primary circle of the filtered (or whole) cloud, radians in [0, 2π)."""
     from tdacnn.topology.orientation import orientation
 
+    request = resolve(request)
     cloud, dense = _dense(request)
     pts = dense.cloud.points if dense_only else cloud.points
     if pts.shape[1] != 9:

@@ -3,6 +3,12 @@
 Every control's id is ``explore-<name>`` (:func:`control_id`), ``<name>`` being
 its key in :data:`tdacnn.app.controls.CONTROLS` (and in the URL); its initial
 value is :data:`tdacnn.app.controls.DEFAULTS` ``[name]``.
+
+A control whose value can come from the data (``auto=True`` in :func:`label`)
+is wrapped in ``explore-<name>-ctl``, whose class is ``is-auto`` or
+``is-explicit`` (set by the page): the label then says "auto", or offers an
+"auto" button (``{"type": AUTO_RESET, "name": name}``) that gives the choice
+back to the data.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from dash import dcc, html
 
 from tdacnn.app.controls import DEFAULTS
 
-__all__ = ["control_id", "label", "slider", "number_input", "text_input"]
+__all__ = ["control_id", "label", "slider", "number_input", "text_input", "AUTO_RESET", "ctl_id"]
+
+#: Pattern-matching id type of the per-control "back to automatic" buttons.
+AUTO_RESET = "explore-auto-reset"
 
 
 def control_id(name: str) -> str:
@@ -19,10 +28,36 @@ def control_id(name: str) -> str:
     return f"explore-{name}"
 
 
-def label(text: str, *children, title: str = "", echo: str | None = None) -> html.Div:
-    """A control with its label; ``echo``: show the control's current value after the label."""
+def ctl_id(name: str) -> str:
+    """Id of the wrapper of an automatic control (its class says whether the value is automatic)."""
+    return f"{control_id(name)}-ctl"
+
+
+def label(text: str, *children, title: str = "", echo: str | None = None, auto: str | None = None) -> html.Div:
+    """A control with its label.
+
+    Parameters
+    ----------
+    text : str
+    *children : Dash components
+        The control.
+    title : str
+        Tooltip of the label.
+    echo : str, optional
+        Control name: show its current value after the label.
+    auto : str, optional
+        Control name whose value may come from the data: the label gets an "auto"
+        tag (shown while automatic) and an "auto" button (shown once the user chose a value).
+    """
     head = [text] if echo is None else [text, ": ", html.B(id=f"{control_id(echo)}-value")]
-    return html.Div([html.Label(head, title=title, className="ctl-label"), *children], className="ctl")
+    if auto is None:
+        return html.Div([html.Label(head, title=title, className="ctl-label"), *children], className="ctl")
+    head += [html.Span("auto", className="auto-tag", title="computed from the data of this layer; "
+                                                           "set a value to fix it"),
+             html.Button("auto", id={"type": AUTO_RESET, "name": auto}, className="auto-reset", n_clicks=0,
+                         title="back to the value computed from the data")]
+    return html.Div([html.Label(head, title=title, className="ctl-label"), *children], id=ctl_id(auto),
+                    className="ctl is-auto")
 
 
 def slider(name: str, lo: float, hi: float, step: float) -> dcc.Slider:

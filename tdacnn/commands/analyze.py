@@ -48,17 +48,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     g.add_argument("--n-patches", type=int, default=15000, help="natural-patches only: cloud size (default 15000)")
     g.add_argument("--seed", type=int, default=0, help="natural-patches only: sampling seed")
     g = p.add_argument_group("density")
-    g.add_argument("--k", type=int, default=dp.k, help=f"k-th nearest neighbour (default {dp.k})")
-    g.add_argument("--p", type=float, default=dp.p, help=f"percent of densest points kept (default {dp.p:g})")
+    g.add_argument("--k", type=int, default=None,
+                   help="k-th nearest neighbour (default: from the cloud's size, see tdacnn.topology.defaults)")
+    g.add_argument("--p", type=float, default=None, help="percent of densest points kept (default: from the data)")
     g = p.add_argument_group("mapper")
     g.add_argument("--lens", choices=LENSES, default=mp.lens)
-    g.add_argument("--cubes", type=int, default=mp.n_cubes, help=f"intervals per lens dimension ({mp.n_cubes})")
-    g.add_argument("--overlap", type=float, default=mp.overlap, help=f"interval overlap in (0, 1) ({mp.overlap})")
+    g.add_argument("--cubes", type=int, default=None,
+                   help="intervals per lens dimension (default: chosen for a readable graph)")
+    g.add_argument("--overlap", type=float, default=None, help="interval overlap in (0, 1) (default 0.5)")
     g.add_argument("--clusterer", choices=CLUSTERERS, default=mp.clusterer)
-    g.add_argument("--eps", type=float, default=mp.eps, help=f"DBSCAN radius ({mp.eps})")
-    g.add_argument("--min-samples", type=int, default=mp.min_samples, help=f"DBSCAN min samples ({mp.min_samples})")
-    g.add_argument("--distance-cut", type=float, default=mp.distance_cut,
-                   help=f"single-linkage cut ({mp.distance_cut})")
+    g.add_argument("--eps", type=float, default=None, help="DBSCAN radius (default: from the data)")
+    g.add_argument("--min-samples", type=int, default=None, help="DBSCAN min samples (default 3)")
+    g.add_argument("--distance-cut", type=float, default=None,
+                   help="single-linkage cut (default: from the data's single-linkage merge heights)")
     g = p.add_argument_group("persistence")
     g.add_argument("--n-perm", type=int, default=pp.n_perm, help=f"max-min landmarks ({pp.n_perm}; 0 = all points)")
     g.add_argument("--maxdim", type=int, default=pp.maxdim, help="highest homology dimension, 0-2 (default 1)")
@@ -122,18 +124,22 @@ def _is_weightset(path: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     from tdacnn.analysis import Analysis
     from tdacnn.topology.mapper import graph_summary
-    from tdacnn.topology.params import CloudParams, DensityParams, MapperParams, PersistenceParams
+    from tdacnn.topology.params import CloudParams, DensityParams, PersistenceParams, check_against_cloud
 
     cloud_params = CloudParams(args.layer, args.iteration, args.channels)
-    density = DensityParams(args.k, args.p)
-    mapper = MapperParams(args.lens, args.cubes, args.overlap, args.clusterer, args.eps, args.min_samples,
-                          args.distance_cut)
+    fixed = {"k": args.k, "p": args.p, "n_cubes": args.cubes, "overlap": args.overlap, "eps": args.eps,
+             "min_samples": args.min_samples, "distance_cut": args.distance_cut}
+    _validate_explicit(args)
     persistence = PersistenceParams(args.maxdim, None if args.n_perm == 0 else args.n_perm, args.thresh)
     if args.n_patches < 1:
         raise UserError(f"--n-patches must be a positive integer; got {args.n_patches}")
 
     a = Analysis()
     cloud = load_source(args.source, cloud_params, args.blur, args.n_patches, args.seed, a)
+    check_against_cloud(len(cloud))
+    if args.k is not None:
+        check_against_cloud(DensityParams().n_used(len(cloud)), DensityParams(args.k, 50.0))
+    density, mapper = a.suggest(cloud, fixed, lens=args.lens, clusterer=args.clusterer)
     dense = a.dense(cloud, density)
     graph = a.graph(dense, mapper)
     bars = a.barcode(dense, persistence)
@@ -144,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
         "graph": summary,
         "h1": {"significant": bars.h1_significant, "bars": h1},
         "h0": {"significant": int(bars.significant[0]) if bars.significant else 0},
+        "params": {"k": density.k, "p": density.p, "lens": mapper.lens, "n_cubes": mapper.n_cubes,
+                   "overlap": mapper.overlap, "clusterer": mapper.clusterer, "distance_cut": mapper.distance_cut,
+                   "eps": mapper.eps, "min_samples": mapper.min_samples},
+        "auto": sorted(name for name, value in fixed.items() if value is None),
     }
     params = {"source": args.source, "cloud": cloud_params.to_dict(), "density": density.to_dict(),
               "mapper": mapper.to_dict(), "persistence": persistence.to_dict(), "blur_sigma": args.blur,
@@ -164,6 +174,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_explicit(args: argparse.Namespace) -> None:
+    """Refuse an out-of-range explicit value before any work (the parameter classes say why)."""
+    from tdacnn.topology.params import DensityParams, MapperParams
+
+    def given(value, stand_in):
+        return stand_in if value is None else value
+
+    DensityParams(given(args.k, 1), given(args.p, 50.0))
+    MapperParams(args.lens, given(args.cubes, 10), given(args.overlap, 0.5), args.clusterer, given(args.eps, 0.5),
+                 given(args.min_samples, 3), given(args.distance_cut, 0.5))
+
+
 def _jsonable(x):
     if isinstance(x, float) and math.isinf(x):
         return None
@@ -175,10 +197,13 @@ def _print_summary(r: dict, cloud, dense, args) -> None:
     lines = [
         f"source   {cloud.source or args.source}",
         f"points   {r['points']} ({r['dropped']} constant slices dropped); kept {r['kept']} densest "
-        f"(k={args.k}, p={args.p:g}%)",
+        f"(k={r['params']['k']}, p={r['params']['p']:g}%)",
         f"mapper   {g['nodes']} nodes, {g['edges']} edges, {g['components']} component(s), "
-        f"cycle rank {g['cycle_rank']}, betti1 {g['betti1']}  (lens {args.lens}, {args.cubes} cubes, "
-        f"overlap {args.overlap:g}, {args.clusterer})",
+        f"cycle rank {g['cycle_rank']}, betti1 {g['betti1']}  (lens {args.lens}, {r['params']['n_cubes']} cubes, "
+        f"overlap {r['params']['overlap']:g}, {args.clusterer}"
+        + (f" cut {r['params']['distance_cut']:g}" if args.clusterer == "single" else f" eps {r['params']['eps']:g}")
+        + ")",
+        "auto     " + (", ".join(r["auto"]) + " from the data" if r["auto"] else "none (all given)"),
         f"H1       {h1['significant']} significant bar(s) of {len(h1['bars'])}",
     ]
     for b, d in h1["bars"][:8]:

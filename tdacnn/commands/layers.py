@@ -20,7 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     parser.add_argument("file", help="weight file or run folder")
-    parser.add_argument("--json", action="store_true", help="print a JSON list of {index, name, shape, ...}")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list of {index, name, shape, ..., analysable, problem}; problem says "
+                             "why a layer cannot be analysed (e.g. '1×1: no spatial pattern'), else null")
     parser.set_defaults(func=run)
     return parser
 
@@ -35,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [("#", "name", "shape (out×in×kh×kw)", "notes")]
     for layer in layers:
-        notes = ", ".join(layer.flags)
-        if not layer.analysable:
-            notes += " (no spatial structure)"
+        flags = [f for f in layer.flags if not (layer.problem and f in ("1x1", "non-3x3"))]  # the problem says it
+        notes = "; ".join(x for x in (f"cannot be analysed: {layer.problem}" if layer.problem else "",
+                                      ", ".join(flags)) if x)
         rows.append((str(layer.index), layer.name, "×".join(map(str, layer.shape)), notes))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:

@@ -1,33 +1,77 @@
-"""``tdacnn serve``: run the dashboard (the same as ``python app.py``)."""
+"""``tdacnn serve [FILE_OR_RUN ...]``: run the dashboard (the same as ``python app.py [FILE_OR_RUN ...]``).
+
+Checkpoints and run folders named on the command line become sources before the
+server starts (a checkpoint is converted once by the load job, with progress on
+stderr, whatever its size: nothing goes through the browser), and a fresh page
+opens Explore on the first of them, at its first 3×3 layer.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import sys
+from pathlib import Path
 
-log = logging.getLogger(__name__)
+__all__ = ["add_parser", "add_arguments", "serve", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("serve", help="run the dashboard on http://127.0.0.1:8050",
-                                   description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by ``tdacnn serve`` and ``python app.py``."""
+    parser.add_argument("paths", nargs="*", metavar="FILE_OR_RUN",
+                        help="checkpoints (.pt/.pth/.safetensors/.npz ...) or run folders to open as sources; "
+                             "the page opens on the first")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1; use 0.0.0.0 to expose it deliberately)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8050)),
                         help="port (default $PORT or 8050)")
-    parser.add_argument("--debug", action="store_true", help="Dash debug mode (off by default)")
+    parser.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools); off by default")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("serve", help="run the dashboard on http://127.0.0.1:8050",
+                                   description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
 
-def run(args) -> int:
-    from tdacnn.app import create_app
+#: The last progress line printed per file (a line is printed when it changes).
+_LAST: dict[Path, str] = {}
+
+
+def _report(path: Path, fraction: float, text: str) -> None:
+    if _LAST.get(path) != text:
+        _LAST[path] = text
+        sys.stderr.write(f"{path.name}: {100 * fraction:3.0f}% {text}\n")
+        sys.stderr.flush()
+
+
+def serve(app, args: argparse.Namespace) -> int:
+    """Open ``args.paths`` as sources, then serve ``app`` until interrupted.
+
+    Raises
+    ------
+    UserError
+        A bad port, a path that does not exist, a file that is no checkpoint.
+    """
     from tdacnn.errors import UserError
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535; got {args.port}")
-    app = create_app()
-    log.warning("tdacnn dashboard on http://%s:%s/", args.host, args.port)
+    if args.paths:
+        from tdacnn.app.factory import warm_up
+        from tdacnn.jobs.opening import open_paths
+
+        ids = open_paths(args.paths, _report)
+        sys.stderr.write(f"opened {len(ids)} source(s): {', '.join(ids)}\n")
+        warm_up()  # the first view of the first opened source
+    sys.stderr.write(f"tdacnn dashboard on http://{args.host}:{args.port}/\n")
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from tdacnn.app import create_app
+
+    return serve(create_app(), args)

@@ -1,15 +1,20 @@
 """Weight sources the app can analyse: the shipped default run, finished training
-runs under ``runs_dir()``, and loaded checkpoints under ``uploads_dir()``.
+runs under ``runs_dir()``, loaded checkpoints under ``uploads_dir()``, and run
+folders opened on the server's command line (``python app.py FOLDER``).
 
-A source is named by an id — ``"default"``, ``"run:<folder>"``, ``"upload:<id>"``
-— never by a path from the client: :func:`load_source` validates the id and
-resolves it inside the data directory only.  numpy only (no torch).
+A source is named by an id — ``"default"``, ``"run:<folder>"``, ``"upload:<id>"``,
+``"folder:<name>"`` — never by a path from the client: :func:`load_source`
+validates the id and resolves it inside the data directory, or through the list
+of folders the server's own command line opened (``opened.json`` in the data
+directory, written only by :func:`register_folder`).  numpy only (no torch).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +24,16 @@ from tdacnn.errors import UserError
 from tdacnn.jobs.requests import check_id
 from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
 
-__all__ = ["DEFAULT_SOURCE", "list_sources", "load_source", "source_path", "source_label"]
+__all__ = ["DEFAULT_SOURCE", "list_sources", "load_source", "source_path", "source_label", "register_folder",
+           "opened_sources", "set_opened_sources"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE = "default"
+#: Run folders opened on the command line, by name: ``{"folders": {name: absolute path}}``.
+OPENED_FILE = "opened.json"
+#: Source ids given on this server's command line, first shown first (see :func:`set_opened_sources`).
+_OPENED: list[str] = []
 
 
 def _inside(base: Path, name: str) -> Path:
@@ -53,6 +63,8 @@ def source_path(source_id: str) -> Path:
             path = _inside(config.runs_dir(), name)
         elif kind == "upload":
             path = _inside(config.uploads_dir(), name)
+        elif kind == "folder" and name in (opened := _opened_folders()):
+            path = Path(opened[name])
         else:
             raise UserError(f"unknown source {source_id!r}")
     if not (path / RUN_WEIGHTS_FILE).is_file():
@@ -79,9 +91,10 @@ def source_label(source_id: str, folder: Path) -> str:
     run = _read_json(folder / "run.json")
     cfg = run.get("config", run) if isinstance(run.get("config", run), dict) else {}
     dataset, nets, its = cfg.get("dataset"), cfg.get("n_networks"), cfg.get("iterations")
+    kind = "folder" if source_id.startswith("folder:") else "run"
     if dataset and nets:
-        return f"run {folder.name}: {dataset}, {nets} networks, {its} iterations"
-    return f"run {folder.name}"
+        return f"{kind} {folder.name}: {dataset}, {nets} networks, {its} iterations"
+    return f"{kind} {folder.name}"
 
 
 def _complete(folder: Path) -> bool:
@@ -114,7 +127,65 @@ def list_sources() -> list[dict]:
             except UserError:
                 continue
             out.append({"value": sid, "label": source_label(sid, folder)})
+    for name, path in _opened_folders().items():
+        folder = Path(path)
+        if (folder / RUN_WEIGHTS_FILE).is_file() and _complete(folder):
+            out.append({"value": f"folder:{name}", "label": source_label(f"folder:{name}", folder)})
     return out
+
+
+# ---- opened on the command line ----------------------------------------------
+def _opened_folders() -> dict[str, str]:
+    folders = _read_json(config.home() / OPENED_FILE).get("folders", {})
+    return {k: v for k, v in folders.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(folders, dict) else {}
+
+
+def register_folder(path: str | os.PathLike) -> str:
+    """The source id of a run folder (one holding ``weights.npz``) given on the server's command line.
+
+    The shipped default run, runs and uploads already have ids; any other folder is
+    recorded in ``opened.json`` under a name made from its own name and a hash of
+    its path (its files are used where they are, never copied).
+
+    Raises
+    ------
+    UserError
+        If the folder holds no ``weights.npz``.
+    """
+    folder = Path(path).resolve()
+    if not (folder / RUN_WEIGHTS_FILE).is_file():
+        raise UserError(f"{folder} holds no {RUN_WEIGHTS_FILE}: give a tdacnn run folder or a checkpoint file")
+    if folder == config.DEFAULT_RUN.resolve():
+        return DEFAULT_SOURCE
+    for kind, base in (("run", config.runs_dir()), ("upload", config.uploads_dir())):
+        if folder.parent == base.resolve():
+            try:
+                return f"{kind}:{check_id(folder.name)}"
+            except UserError:
+                break  # an odd name: record it like any other folder
+    from tdacnn.nets.safeload import safe_upload_name  # numpy only
+
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+    name = check_id(f"{safe_upload_name(folder.name, 'run')[:60]}-{digest}", "folder name")
+    registry = config.home() / OPENED_FILE
+    folders = _opened_folders()
+    if folders.get(name) != str(folder):
+        folders[name] = str(folder)
+        tmp = registry.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"folders": folders}, indent=1))
+        os.replace(tmp, registry)
+    return f"folder:{name}"
+
+
+def set_opened_sources(ids: list[str]) -> None:
+    """Record the sources this server was started on (the first is what a fresh page shows)."""
+    _OPENED[:] = list(ids)
+
+
+def opened_sources() -> list[str]:
+    """The source ids given on this server's command line, in order (empty when none)."""
+    return list(_OPENED)
 
 
 @lru_cache(maxsize=8)

@@ -220,9 +220,8 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
 
 
 def _layer_dict(layer: Any) -> dict:
-    d = {k: getattr(layer, k, None) for k in ("index", "name", "shape", "label")}
-    d["shape"] = list(d["shape"]) if d["shape"] is not None else None
-    return json.loads(json.dumps(d, default=str))
+    """What ``tdacnn layers --json`` prints for the layer (index, name, shape, label, flags, problem ...)."""
+    return json.loads(json.dumps(layer.to_dict(), default=str))
 
 
 JOB_KINDS: dict[str, Callable[..., dict]] = {"train": train_job, "load": load_checkpoint_job}

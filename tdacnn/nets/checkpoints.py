@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from tdacnn.errors import UserError
-from tdacnn.nets.layers import ConvLayer, discover_conv_layers, fold_batchnorm, to_oihw
+from tdacnn.nets.layers import MODULE_TYPES_KEY, ConvLayer, discover_conv_layers, fold_batchnorm, to_oihw
 from tdacnn.nets.own_format import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from tdacnn.nets.safeload import MAX_UPLOAD_BYTES, TensorSource, open_tensors, safe_upload_name
 from tdacnn.nets.unwrap import unwrap_checkpoint
@@ -106,7 +106,8 @@ def _array_layers(src: TensorSource) -> list[ConvLayer]:
 def _layers_of(src: TensorSource) -> list[ConvLayer]:
     if src.format in ("npy", "npz"):
         return _array_layers(src)
-    layers = discover_conv_layers(src.names, src.shapes, stored_order=src.order == "stored")
+    layers = discover_conv_layers(src.names, src.shapes, stored_order=src.order == "stored",
+                                  module_types=src.extras.get(MODULE_TYPES_KEY))
     if not layers:
         shown = ", ".join(f"{n} {src.shapes[n]}" for n in src.names[:4])
         raise UserError(

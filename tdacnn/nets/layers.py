@@ -1,9 +1,17 @@
 """Find the convolution layers in a state dict, in network order, from names and shapes alone.
 
-Every 4-D tensor is a conv weight (``Conv2d``: ``(out, in, kh, kw)``;
-``ConvTranspose2d``: ``(in, out, kh, kw)``, recognised by its name).  Nothing here
-reads tensor data: discovery works on ``{name: shape}``, so listing the layers
-of a 500 MB VGG16 touches only its pickle.
+Every 4-D tensor is a conv weight, read as ``Conv2d``'s ``(out, in, kh, kw)``.
+A layer is read as ``ConvTranspose2d`` (stored ``(in, out, kh, kw)``) or called
+grouped only when the file says so: a module type recorded in the checkpoint
+(:data:`MODULE_TYPES_KEY`), or shapes that cannot be read otherwise (a bias whose
+length is the second dimension, not the first).  Names decide nothing: an
+``upconv`` or ``deconv`` is as often a plain ``Conv2d``.  Nothing here reads
+tensor data: discovery works on ``{name: shape}``, so listing the layers of a
+500 MB VGG16 touches only its pickle.
+
+Layers that cannot be analysed (1×1 and other kernels with fewer than 3 pixels)
+are listed with the reason (:func:`kernel_problem`), so that every list of
+layers can say why instead of failing later.
 """
 
 from __future__ import annotations
@@ -14,13 +22,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ConvLayer", "BatchNormRef", "discover_conv_layers", "fold_batchnorm", "BN_EPS"]
+__all__ = ["ConvLayer", "BatchNormRef", "discover_conv_layers", "fold_batchnorm", "kernel_problem",
+           "weight_problem", "module_info", "BN_EPS", "MODULE_TYPES_KEY"]
 
 #: ``nn.BatchNorm2d``'s default eps (it is not stored in the state dict).
 BN_EPS = 1e-5
 
-_TRANSPOSED = re.compile(r"(conv_?transpose|transpose_?conv|deconv|upconv|up_conv|convt\b|tconv)", re.I)
-_DEPTHWISE = re.compile(r"(depthwise|\bdw\b|dwconv|dw_conv|conv_dw|_dw\b)", re.I)
+#: Key of a checkpoint's wrapping dict under which it may record its conv modules' types, e.g.
+#: ``torch.save({"state_dict": m.state_dict(), "module_types": {n: type(x).__name__ for n, x in
+#: m.named_modules()}}, f)``; a value may also be ``{"type": "Conv2d", "groups": 32}``.  The state
+#: dict alone records neither ``ConvTranspose2d`` nor ``groups``.
+MODULE_TYPES_KEY = "module_types"
 
 
 @dataclass(frozen=True)
@@ -52,9 +64,11 @@ class ConvLayer:
     n_layers : int
         Number of conv layers in the network (for the label).
     transposed : bool
+        Read as ``ConvTranspose2d``: the file records the module type, or the
+        conv's bias has the length of the stored second dimension only.
     groups_hint : str or None
-        ``"depthwise"`` or ``"grouped"`` when the shapes suggest it (a hint:
-        the state dict does not record ``groups``).
+        ``"depthwise"`` or ``"grouped"`` when the file records ``groups`` > 1
+        (:data:`MODULE_TYPES_KEY`); never guessed from shapes or names.
     batchnorm : BatchNormRef or None
         The batch-norm right after the conv, if any.
     bias : str or None
@@ -105,7 +119,7 @@ class ConvLayer:
         elif (kh, kw) != (3, 3):
             f.append("non-3x3")
         if self.groups_hint:
-            f.append(f"{self.groups_hint}?")
+            f.append(self.groups_hint)
         if self.transposed:
             f.append("transposed")
         if self.layout == "HWIO":
@@ -115,9 +129,14 @@ class ConvLayer:
         return tuple(f)
 
     @property
+    def problem(self) -> str | None:
+        """Why this layer cannot be analysed (``"1×1: no spatial pattern"``), or None."""
+        return kernel_problem(self.shape)
+
+    @property
     def analysable(self) -> bool:
-        """False for 1×1 kernels, which have no spatial structure to analyse."""
-        return self.shape[2] * self.shape[3] > 1
+        """False for layers with a :attr:`problem` (1×1 kernels: no spatial structure to analyse)."""
+        return self.problem is None
 
     @property
     def label(self) -> str:
@@ -140,7 +159,68 @@ class ConvLayer:
             "flags": list(self.flags),
             "analysable": self.analysable,
             "batchnorm": self.batchnorm.prefix if self.batchnorm else None,
+            "problem": self.problem,
+            "transposed": self.transposed,
+            "groups": self.groups_hint,
         }
+
+
+def kernel_problem(shape: Sequence[int]) -> str | None:
+    """Why a conv weight of this shape cannot be analysed, or None.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``(out, in, kh, kw)``.
+
+    Returns
+    -------
+    str or None
+        ``"1×1: no spatial pattern"`` for a 1×1 kernel (each normalised slice is one
+        constant pixel); likewise 1×2/2×1 (a normalised 2-pixel filter is one of two
+        points); ``"empty: no filters"`` for a shape with a zero dimension.
+    """
+    out, inn, kh, kw = (int(x) for x in shape)
+    if out * inn * kh * kw == 0:
+        return "empty: no filters"
+    if kh * kw < 3:
+        return f"{kh}×{kw}: no spatial pattern"
+    return None
+
+
+def weight_problem(weight: np.ndarray) -> str | None:
+    """:func:`kernel_problem` of an array, or ``"empty: every filter is constant"`` when no
+    slice varies (e.g. an all-zero layer: normalising leaves no point).
+
+    Parameters
+    ----------
+    weight : ndarray of shape (out, in, kh, kw)
+    """
+    problem = kernel_problem(weight.shape)
+    if problem is not None:
+        return problem
+    flat = np.asarray(weight).reshape(-1, weight.shape[2] * weight.shape[3])
+    for start in range(0, len(flat), 4096):  # a trained layer answers in its first block
+        block = flat[start:start + 4096]
+        if np.any(block[:, 1:] != block[:, :1]):
+            return None
+    return "empty: every filter is constant"
+
+
+def module_info(record: Any) -> tuple[bool, str | None]:
+    """``(transposed, groups_hint)`` from one recorded module type (see :data:`MODULE_TYPES_KEY`).
+
+    ``record`` is a class name (``"ConvTranspose2d"``, ``"torch.nn.Conv2d"``) or a dict with
+    ``"type"`` and optionally ``"groups"`` and ``"in_channels"``; anything else says nothing.
+    """
+    kind, groups, in_channels = record, None, None
+    if isinstance(record, Mapping):
+        kind, groups, in_channels = record.get("type"), record.get("groups"), record.get("in_channels")
+    transposed = isinstance(kind, str) and "transpose" in kind.rsplit(".", 1)[-1].lower()
+    hint = None
+    if isinstance(groups, int) and not isinstance(groups, bool) and groups > 1:
+        hint = "depthwise" if isinstance(in_channels, int) and groups == in_channels else "grouped"
+    return transposed, hint
 
 
 def _prefix(name: str) -> str:
@@ -181,7 +261,10 @@ def _bn_ref(prefix: str, shapes: Mapping[str, tuple[int, ...]], out: int) -> Bat
 
 
 def discover_conv_layers(
-    names: Sequence[str], shapes: Mapping[str, tuple[int, ...]], stored_order: bool = True
+    names: Sequence[str],
+    shapes: Mapping[str, tuple[int, ...]],
+    stored_order: bool = True,
+    module_types: Mapping[str, Any] | None = None,
 ) -> list[ConvLayer]:
     """All conv layers among ``names`` (in the given order), numbered from 1.
 
@@ -194,32 +277,38 @@ def discover_conv_layers(
         Whether ``names`` is the order the model stored them in; if so a
         batch-norm found right after a conv (before the next conv) counts even
         when its name follows no known pattern.
+    module_types : mapping of str to str or dict, optional
+        Module name (``"decoder.up1"``) to its recorded type, as a checkpoint may
+        store it under :data:`MODULE_TYPES_KEY` (see :func:`module_info`).
+
+    Notes
+    -----
+    A layer is transposed only if ``module_types`` says so or its bias has the
+    length of the stored second dimension and not of the first (a ``Conv2d``'s
+    bias has ``out`` = the first).  Groups are never guessed.
     """
     conv_names = [n for n in names if len(shapes[n]) == 4 and int(np.prod(shapes[n])) > 0]
     n_layers = len(conv_names)
     positions = {n: i for i, n in enumerate(names)}
+    types = module_types if isinstance(module_types, Mapping) else {}
     layers: list[ConvLayer] = []
-    prev_out: int | None = None
     for idx, name in enumerate(conv_names, start=1):
         stored = tuple(int(s) for s in shapes[name])
         prefix = _prefix(name)
-        transposed = bool(_TRANSPOSED.search(name))
+        bias_shape = shapes.get(_join(prefix, "bias"))
+        transposed, hint = module_info(types.get(prefix))
+        if not transposed and stored[0] != stored[1] and bias_shape == (stored[1],):
+            transposed = True  # a Conv2d's bias is (out,) = the first dimension: this one cannot be a Conv2d
         layout = "OIHW"
         if _is_hwio(stored):
             layout = "HWIO"
             shape = (stored[3], stored[2], stored[0], stored[1])
+            transposed = False
         elif transposed:
             shape = (stored[1], stored[0], stored[2], stored[3])
         else:
             shape = stored  # type: ignore[assignment]
-        out, inn = shape[0], shape[1]
-        hint = None
-        if _DEPTHWISE.search(name) or (inn == 1 and idx > 1 and out > 1 and prev_out not in (None, 1)):
-            hint = "depthwise"
-        elif prev_out is not None and 1 < inn < prev_out and prev_out % inn == 0 and not re.search(
-            r"downsample|shortcut|skip|proj", name, re.I
-        ):
-            hint = "grouped"
+        out = shape[0]
         bn = None
         for cand in _bn_candidates(prefix):
             bn = _bn_ref(cand, shapes, out)
@@ -232,11 +321,10 @@ def discover_conv_layers(
                 if other.endswith("running_mean"):
                     bn = _bn_ref(_prefix(other), shapes, out)
                     break
-        bias = _join(prefix, "bias") if shapes.get(_join(prefix, "bias")) == (out,) else None
+        bias = _join(prefix, "bias") if bias_shape == (out,) else None
         layers.append(
             ConvLayer(idx, name, shape, stored, n_layers, transposed, hint, bn, bias, layout)  # type: ignore[arg-type]
         )
-        prev_out = out
     return layers
 
 

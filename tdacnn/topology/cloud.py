@@ -73,7 +73,14 @@ class PointCloud:
         return self.points.reshape(len(self.points), *self.kernel_shape)
 
     def key(self) -> str:
-        """Content hash of the points and their provenance."""
+        """Content hash of the points and their provenance (computed once: the cloud is frozen)."""
+        cached = self.__dict__.get("_key")
+        if cached is None:
+            cached = self._hash()
+            self.__dict__["_key"] = cached  # frozen dataclass: bypass __setattr__; pickles with the cloud
+        return cached
+
+    def _hash(self) -> str:
         h = hashlib.sha256()
         h.update(repr((self.points.shape, self.kernel_shape)).encode())
         h.update(np.ascontiguousarray(self.points).tobytes())

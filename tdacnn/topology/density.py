@@ -8,6 +8,13 @@ The search is exact: a ``scipy.spatial.cKDTree`` queried on all cores.  Points
 are first rotated onto their own span (an orthonormal change of basis, so
 distances are unchanged): mean-centred 3×3 filters live in an 8-dimensional
 subspace of R⁹, and one dimension fewer speeds up the tree.
+
+A huge cloud (a deep layer: 512×512 slices = 262,144 points) is first reduced to a
+seeded uniform sample of ``DensityParams.max_points`` points (:func:`sample_indices`),
+as Carlsson et al. (2008) worked on 50,000-point samples of 4.5 million patches:
+the k-NN search costs about n·k·log n and more on unstructured clouds (uniform
+points on the 7-sphere: 262,144 points at k = 300 took 452 s, a 20,000 sample
+3.4 s of CPU; ``benchmarks/deep_layer.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import numpy as np
 
 from tdacnn.errors import UserError
 
-__all__ = ["knn_table", "codensity", "dense_indices", "k_max_for"]
+__all__ = ["knn_table", "codensity", "dense_indices", "k_max_for", "sample_indices"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,27 @@ def k_max_for(k: int, n_points: int, floor: int = 300, step: int = 100) -> int:
     ``max(k, floor)`` rounded up to a multiple of ``step``, capped at ``n_points - 1``.
     """
     return int(max(1, min(n_points - 1, math.ceil(max(k, floor) / step) * step)))
+
+
+def sample_indices(n_points: int, max_points: int | None, seed: int = 0) -> np.ndarray | None:
+    """A seeded uniform sample of ``max_points`` of ``n_points`` rows, or None to use them all.
+
+    Parameters
+    ----------
+    n_points : int
+    max_points : int or None
+        None, or ``max_points >= n_points``: no sample (returns None).
+    seed : int
+        The same (n_points, max_points, seed) always gives the same rows.
+
+    Returns
+    -------
+    ndarray of shape (max_points,), int64, sorted; or None
+    """
+    if max_points is None or n_points <= max_points:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_points, size=int(max_points), replace=False)).astype(np.int64)
 
 
 def _own_span(x: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
@@ -45,7 +73,7 @@ def _own_span(x: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     return np.ascontiguousarray(y)
 
 
-def knn_table(points: np.ndarray, k_max: int, workers: int = -1) -> np.ndarray:
+def knn_table(points: np.ndarray, k_max: int, workers: int = -1, chunk: int = 8192) -> np.ndarray:
     """Sorted distances to the ``k_max`` nearest neighbours (self excluded), exact.
 
     Parameters
@@ -55,6 +83,9 @@ def knn_table(points: np.ndarray, k_max: int, workers: int = -1) -> np.ndarray:
         ``1 <= k_max < n``.
     workers : int
         Threads for the tree query (-1: all cores).
+    chunk : int
+        Rows queried at a time: the query also returns an (n, k_max + 1) int64 index
+        array, so querying all rows at once would hold three tables at the peak.
 
     Returns
     -------
@@ -73,9 +104,12 @@ def knn_table(points: np.ndarray, k_max: int, workers: int = -1) -> np.ndarray:
     y = _own_span(x)
     # leafsize 128: with k ~ 300 bigger leaves cost less CPU (measured -24 % vs 32 on patches)
     tree = cKDTree(y, leafsize=128, balanced_tree=False, compact_nodes=False)
-    dist, _ = tree.query(y, k=int(k_max) + 1, workers=workers)
-    # column 0 is the point itself (distance 0); a duplicate would tie with it, which changes nothing
-    return np.ascontiguousarray(dist[:, 1:])
+    out = np.empty((n, int(k_max)), dtype=np.float64)
+    for start in range(0, n, chunk):
+        dist, _ = tree.query(y[start:start + chunk], k=int(k_max) + 1, workers=workers)
+        # column 0 is the point itself (distance 0); a duplicate would tie with it, which changes nothing
+        out[start:start + chunk] = dist[:, 1:]
+    return out
 
 
 def codensity(table: np.ndarray, k: int) -> np.ndarray:

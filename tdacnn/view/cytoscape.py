@@ -1,10 +1,12 @@
 """Mapper graphs as dash-cytoscape elements, with thumbnails, colours and a legend.
 
-Two steps, as in giotto-tda's Mapper plotting: :func:`node_table` computes what
-each node shows (size, colour, thumbnail, position), :func:`graph_elements` turns
-that into the list of dicts Cytoscape takes.  Each node carries its mean filter as
-a PNG data URI in ``data.thumb``; the :func:`stylesheet` paints it with
-``background-image: data(thumb)`` and draws the colour as the node's border.
+Two steps, as in giotto-tda's Mapper plotting: :mod:`tdacnn.view.node_info`
+computes what each node shows (a value and a colour per colour mode, a tooltip),
+:func:`graph_elements` turns that, with sizes and positions, into the list of
+dicts Cytoscape takes.  Each node carries its mean filter as a PNG data URI in
+``data.thumb``; the :func:`stylesheet` paints it with ``background-image:
+data(thumb)`` and draws the chosen mode's colour (``data.c_<mode>``) as the
+node's border.
 
 Positions are given explicitly (Cytoscape layout ``preset``) so that they can be
 carried over between slider moves; see :mod:`tdacnn.view.layout`.
@@ -19,48 +21,17 @@ import numpy as np
 
 from tdacnn.topology.graph import MapperGraph
 from tdacnn.view import layout as _layout
+from tdacnn.view import node_info as _info
+from tdacnn.view.node_info import COLORSCALE, Legend, PointInfo
 from tdacnn.view.thumbnails import filter_data_uri
 
-__all__ = ["COLORSCALE", "Legend", "LayoutMemory", "graph_elements", "stylesheet", "legend",
-           "memory_from_elements", "node_colors", "PRESET_LAYOUT"]
+__all__ = ["COLORSCALE", "Legend", "LayoutMemory", "graph_elements", "stylesheet", "legend", "legends",
+           "memory_from_elements", "node_colors", "PRESET_LAYOUT", "PointInfo"]
 
-#: Plotly colour scale for nodes; the dense (or big) end is its first colour.
-COLORSCALE = "Viridis"
 #: Cytoscape layout for precomputed positions.
 PRESET_LAYOUT = {"name": "preset", "fit": True, "padding": 30, "animate": False}
 
-ColorBy = Literal["density", "size"]
-
-
-@dataclass(frozen=True)
-class Legend:
-    """What the colour of a node means, for a colour bar beside the graph.
-
-    Attributes
-    ----------
-    title : str
-    low, high : float
-        Values at the two ends of the scale (``low`` is drawn in ``colors[0]``).
-    low_label, high_label : str
-        Words for the ends ("dense", "sparse").
-    colors : list of str
-        CSS colours from the ``low`` end to the ``high`` end.
-    """
-
-    title: str
-    low: float
-    high: float
-    low_label: str
-    high_label: str
-    colors: list[str] = field(default_factory=list)
-
-    def gradient(self) -> str:
-        """CSS ``linear-gradient`` from low (left) to high (right)."""
-        return f"linear-gradient(to right, {', '.join(self.colors)})"
-
-    def to_dict(self) -> dict:
-        return {"title": self.title, "low": self.low, "high": self.high, "low_label": self.low_label,
-                "high_label": self.high_label, "colors": list(self.colors), "gradient": self.gradient()}
+ColorBy = Literal["density", "size", "angle", "lens", "network", "iteration", "in_channel"]
 
 
 @dataclass(frozen=True)
@@ -85,47 +56,34 @@ class LayoutMemory:
     space: str = ""
 
 
-def _scale_colors(t: np.ndarray) -> list[str]:
-    from plotly.colors import sample_colorscale
-
-    if len(t) == 0:
-        return []
-    return sample_colorscale(COLORSCALE, np.clip(np.asarray(t, dtype=np.float64), 0, 1).tolist())
-
-
-def _normalise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) == 0:
-        return v, 0.0, 1.0
-    lo, hi = float(np.min(v)), float(np.max(v))
-    t = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
-    return t, lo, hi
-
-
-def node_colors(graph: MapperGraph, color_by: ColorBy = "density") -> tuple[list[str], Legend]:
+def node_colors(graph: MapperGraph, color_by: ColorBy = "density",
+                points: PointInfo | None = None) -> tuple[list[str], Legend]:
     """One CSS colour per node and the legend that explains them.
 
     ``"density"``: mean codensity, the densest node (smallest codensity) at the
     first colour of :data:`COLORSCALE`.  ``"size"``: member count, the biggest
-    node at the first colour.
+    node at the first colour.  The other modes (:data:`~tdacnn.view.node_info.COLOR_MODES`)
+    as :func:`tdacnn.view.node_info.colorings` draws them.
+
+    Raises
+    ------
+    ValueError
+        A mode the graph (and ``points``) cannot colour by.
     """
-    if color_by == "density":
-        t, lo, hi = _normalise([n.mean_codensity for n in graph.nodes])
-        colors = _scale_colors(t)
-        leg = Legend("mean codensity (k-NN distance)", lo, hi, "dense", "sparse",
-                     _scale_colors(np.linspace(0, 1, 7)))
-    elif color_by == "size":
-        t, lo, hi = _normalise([n.size for n in graph.nodes])
-        colors = _scale_colors(1.0 - t)
-        leg = Legend("members per node", hi, lo, "big", "small", _scale_colors(np.linspace(0, 1, 7)))
-    else:
-        raise ValueError(f"color_by must be 'density' or 'size'; got {color_by!r}")
-    return colors, leg
+    modes = _info.colorings(_info.node_values(graph, points))
+    if color_by not in modes:
+        raise ValueError(f"color_by must be one of {', '.join(modes)} for this graph; got {color_by!r}")
+    return modes[color_by]
 
 
-def legend(graph: MapperGraph, color_by: ColorBy = "density") -> Legend:
+def legend(graph: MapperGraph, color_by: ColorBy = "density", points: PointInfo | None = None) -> Legend:
     """The colour legend of :func:`graph_elements` for ``graph``."""
-    return node_colors(graph, color_by)[1]
+    return node_colors(graph, color_by, points)[1]
+
+
+def legends(graph: MapperGraph, points: PointInfo | None = None) -> dict[str, Legend]:
+    """The legend of every colour mode the graph (and ``points``) support, in control order."""
+    return {mode: leg for mode, (_, leg) in _info.colorings(_info.node_values(graph, points)).items()}
 
 
 def _node_px(sizes: np.ndarray, min_px: float, max_px: float) -> np.ndarray:
@@ -160,7 +118,8 @@ def carried_positions(graph: MapperGraph, previous: LayoutMemory | None, members
 def graph_elements(graph: MapperGraph, previous: LayoutMemory | None = None, *,
                    members_space: np.ndarray | None = None, space: str = "",
                    color_by: ColorBy = "density", thumb_px: int = 48,
-                   min_px: float = 26.0, max_px: float = 70.0) -> list[dict]:
+                   min_px: float = 26.0, max_px: float = 70.0, points: PointInfo | None = None,
+                   all_modes: bool = True) -> list[dict]:
     """Cytoscape elements of a Mapper graph.
 
     Parameters
@@ -169,16 +128,24 @@ def graph_elements(graph: MapperGraph, previous: LayoutMemory | None = None, *,
     previous : LayoutMemory, optional
         The previous drawing: nodes that persist keep their place.
     members_space, space : see :func:`carried_positions`.
-    color_by : {"density", "size"}
+    color_by : str
+        The mode of ``data.color`` (:data:`~tdacnn.view.node_info.COLOR_MODES`).
     thumb_px : int
         Side of the thumbnail images.
     min_px, max_px : float
         Node side for the smallest and the biggest node.
+    points : PointInfo, optional
+        Per-point provenance and lens of the cloud the members index: more colour
+        modes and a provenance line in the tooltips.
+    all_modes : bool
+        Store every mode's colour (``data.c_<mode>``) and a tooltip (``data.tip``),
+        for the colour-by control; small multiples leave them out.
 
     Returns
     -------
     list of dict
-        Nodes first (``data``: id, size, px, color, thumb, codensity, label;
+        Nodes first (``data``: id, size, px, color, thumb, codensity, label, and
+        with ``all_modes`` c_<mode> for each mode the data support and tip;
         ``position``), then edges (``data``: id, source, target, overlap, width).
     """
     ids = [n.id for n in graph.nodes]
@@ -187,17 +154,23 @@ def graph_elements(graph: MapperGraph, previous: LayoutMemory | None = None, *,
     carried = carried_positions(graph, previous, members_space, space, spread)
     sizes = np.array([n.size for n in graph.nodes], dtype=np.float64)
     pos = _layout.place(ids, edge_pairs, carried, {n.id: n.size for n in graph.nodes}, spread)
-    colors, _ = node_colors(graph, color_by)
+    values = _info.node_values(graph, points)
+    modes = _info.colorings(values)
+    if color_by not in modes:
+        raise ValueError(f"color_by must be one of {', '.join(modes)} for this graph; got {color_by!r}")
+    colors = modes[color_by][0]
+    tips = _info.node_tooltips(graph, values) if all_modes else None
     px = _node_px(sizes, min_px, max_px)
     elements: list[dict] = []
-    for node, color, side in zip(graph.nodes, colors, px):
+    for i, (node, color, side) in enumerate(zip(graph.nodes, colors, px)):
         x, y = pos[node.id]
-        elements.append({
-            "data": {"id": node.id, "label": str(node.size), "size": node.size, "px": round(float(side), 1),
-                     "color": color, "codensity": round(float(node.mean_codensity), 5),
-                     "thumb": filter_data_uri(node.mean_filter, size=thumb_px)},
-            "position": {"x": round(x, 2), "y": round(y, 2)},
-        })
+        data = {"id": node.id, "label": str(node.size), "size": node.size, "px": round(float(side), 1),
+                "color": color, "codensity": round(float(node.mean_codensity), 5),
+                "thumb": filter_data_uri(node.mean_filter, size=thumb_px)}
+        if all_modes:
+            data.update({f"c_{mode}": mode_colors[i] for mode, (mode_colors, _) in modes.items()})
+            data["tip"] = tips[i]
+        elements.append({"data": data, "position": {"x": round(x, 2), "y": round(y, 2)}})
     max_overlap = max((e.overlap for e in graph.edges), default=1) or 1
     for e in graph.edges:
         elements.append({"data": {"id": f"{e.source}--{e.target}", "source": e.source, "target": e.target,
@@ -218,8 +191,13 @@ def memory_from_elements(elements: Sequence[Mapping], graph: MapperGraph | None 
     return LayoutMemory(positions, filters, members, space)
 
 
-def stylesheet(selected_color: str = "#ff2d55") -> list[dict]:
-    """The Cytoscape stylesheet: thumbnails on nodes, colour as the border."""
+def stylesheet(selected_color: str = "#ff2d55", color_by: str | None = None) -> list[dict]:
+    """The Cytoscape stylesheet: thumbnails on nodes, colour as the border, a halo on selected nodes.
+
+    ``color_by``: draw the border from ``data.c_<color_by>`` (elements of
+    :func:`graph_elements`); None: from ``data.color``.
+    """
+    border = "data(color)" if color_by is None else f"data(c_{color_by})"
     return [
         {"selector": "node", "style": {
             "shape": "round-rectangle",
@@ -228,12 +206,14 @@ def stylesheet(selected_color: str = "#ff2d55") -> list[dict]:
             "background-image": "data(thumb)",
             "background-fit": "cover",
             "background-image-smoothing": "no",
-            "border-width": 5, "border-color": "data(color)", "border-opacity": 1,
+            "border-width": 5, "border-color": border, "border-opacity": 1,
             "label": "data(label)", "font-size": 10, "color": "#555",
             "text-valign": "bottom", "text-margin-y": 3,
         }},
+        # a halo, not a border colour: the border keeps the colour-by value of a selected node
         {"selector": "node:selected", "style": {
-            "border-width": 8, "border-color": selected_color, "overlay-opacity": 0,
+            "border-width": 6, "overlay-opacity": 0, "underlay-color": selected_color, "underlay-opacity": 0.9,
+            "underlay-padding": 7, "underlay-shape": "round-rectangle",
         }},
         {"selector": "edge", "style": {
             "width": "data(width)", "line-color": "#9aa0a6", "curve-style": "haystack", "opacity": 0.8,

@@ -33,6 +33,8 @@ class Cell:
     h1 : int or None
         Significant H1 bars (None when not computed).
     error : bool
+    layer, iteration : int, optional
+        What the cell shows, to open it in Explore.
     """
 
     title: str
@@ -40,11 +42,13 @@ class Cell:
     caption: str = ""
     h1: int | None = None
     error: bool = False
+    layer: int | None = None
+    iteration: int | None = None
 
 
 def make_cell(title: str, graph: MapperGraph, barcode: Barcode | None = None) -> Cell:
     """A cell for ``graph`` (nodes coloured by size), captioned with its H1 count."""
-    elements = graph_elements(graph, color_by="size", thumb_px=24, min_px=14, max_px=40)
+    elements = graph_elements(graph, color_by="size", thumb_px=24, min_px=14, max_px=40, all_modes=False)
     n_nodes = len(graph.nodes)
     if barcode is None:
         return Cell(title, elements, f"{n_nodes} nodes", None)

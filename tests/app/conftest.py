@@ -67,15 +67,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def start_app(home: Path, env: dict | None = None, timeout: float = 90.0):
-    """Run ``python app.py`` on a free port with ``TDACNN_HOME=home``; yield its base URL.
+def start_app(home: Path, env: dict | None = None, timeout: float = 90.0, args: tuple[str, ...] = ()):
+    """Run ``python app.py [args]`` on a free port with ``TDACNN_HOME=home``; yield its base URL.
 
     The server runs in its own process group, which is ended (with the background
     job processes it forked) when the context exits.
     """
     port = free_port()
     log = open(Path(home) / f"app-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=REPO,
                             env={**os.environ, "TDACNN_HOME": str(home), **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

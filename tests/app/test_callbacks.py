@@ -138,7 +138,9 @@ def test_update_graph_shows_data_errors(synthetic_home):
     out = explore.update_graph(request_data(k=300), None)  # layer 1 has 320 points: fine
     assert out[3] == ""
     out = explore.update_graph(request_data(layer=1, k=320), None)
-    assert out[0] is no_update and "k = 320 must be smaller than the number of points (320)" in out[3]
+    # the error clears the graph (no stale picture) and goes over it (memory["error"], shown by the page)
+    assert out[0] == [] and out[1] == [] and out[2] == []
+    assert "k = 320 must be smaller than the number of points (320)" in out[3] and out[4]["error"] == out[3]
     out = explore.update_graph({"error": "eps must be a positive number; got 0.0"}, None)
     assert out[3].startswith("eps must be")
     out = explore.update_graph(request_data(source="run:nothing"), None)
@@ -152,7 +154,8 @@ def test_barcode_and_orientation(synthetic_home):
     assert any((t.name or "").startswith("H1") for t in dia.data)
     hist = explore.update_orientation(request_data())
     assert sum(hist.data[0].y) == 160  # the default p = 50 % of 320 filters
-    assert explore.update_barcode({"error": "x"}, "barcode") is no_update
+    blank = explore.update_barcode({"error": "x"}, "barcode")
+    assert not blank.data and blank.layout.annotations[0].text == "no barcode: x"
 
 
 # ---- gallery and exports ------------------------------------------------------------

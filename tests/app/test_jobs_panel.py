@@ -27,6 +27,22 @@ def test_layout_has_the_agreed_ids():
                 "jobs-sources-version"):
         assert f"'{cid}'" in text
     assert f"{jp.MAX_UPLOAD_BYTES // 2**20} MB" in text
+    # the browser refuses bigger files itself (assets/upload_limit.js reads the box's data), with the same sentence
+    box = _find(jp.layout(), "jobs-upload-box")
+    assert box.children.max_size == jp.MAX_UPLOAD_BYTES
+    attrs = box.to_plotly_json()["props"]
+    assert attrs["data-max-upload-bytes"] == str(jp.MAX_UPLOAD_BYTES) and attrs["data-error-id"] == "jobs-upload-error"
+    assert attrs["data-oversize"] == jp.oversize_message("{name}", "{size}")
+
+
+def _find(component, cid):
+    if getattr(component, "id", None) == cid:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str) and (found := _find(child, cid)) is not None:
+            return found
+    return None
 
 
 def test_start_training_queues_a_valid_request(tdacnn_home):
@@ -68,7 +84,8 @@ def test_upload_is_staged_under_the_data_dir_with_a_safe_name(tdacnn_home):
 def test_oversize_empty_and_garbled_uploads_are_refused(tdacnn_home, monkeypatch):
     monkeypatch.setattr(jp, "MAX_UPLOAD_BYTES", 1000)
     _, error = jp.receive_checkpoint("jobs-upload", _upload(b"x" * 2000), "big.pt", None)
-    assert "limited to" in error and "path on the server" in error
+    assert error.startswith("big.pt is 0.0 MB; browser uploads are limited to")
+    assert '"Load from server path"' in error and "python app.py big.pt" in error and "tdacnn serve big.pt" in error
     _, error = jp.receive_checkpoint("jobs-upload", _upload(b""), "empty.pt", None)
     assert "empty" in error
     _, error = jp.receive_checkpoint("jobs-upload", "data:;base64,@@@@", "x.pt", None)

@@ -68,7 +68,13 @@ def test_bad_value_reaches_the_status_line():
     data, query = explore.parse_controls(*[{**DEFAULTS, "source": "run:x", "coeff": 6}[c] for c in CONTROLS])
     assert query is no_update and data["error"].startswith("coefficient prime p must be a prime")
     assert explore.update_graph(data, None)[3] == data["error"]
-    assert explore.update_barcode(data, "barcode") is no_update
+    # the barcode is replaced by the sentence (it is not left on screen as if it were current)
+    assert "coefficient prime p must be a prime" in barcode_text(explore.update_barcode(data, "barcode"))
+
+
+def barcode_text(fig) -> str:
+    """The message of a blank figure (its annotation, lines joined)."""
+    return " ".join(a.text for a in fig.layout.annotations).replace("<br>", " ")
 
 
 # ---- the URL and the stored request ---------------------------------------------------
@@ -92,8 +98,12 @@ def test_default_persistence_stays_out_of_the_url_and_old_urls_still_work():
 def test_load_url_sets_persistence_controls():
     by = dict(zip(CONTROLS, explore.load_url("?maxdim=2&n_perm=all&coeff=3&thresh=0.8")))
     assert (by["maxdim"], by["n_perm"], by["coeff"], by["thresh"]) == (2, "all", 3, 0.8)
-    by = dict(zip(CONTROLS, explore.load_url("?thresh=inf&n_perm=nan")))
-    assert by["thresh"] == "inf" and by["n_perm"] == "nan"  # left as text: the status line explains them
+    out = explore.load_url("?thresh=inf&n_perm=nan")
+    by = dict(zip(CONTROLS, out))
+    assert by["thresh"] is no_update and by["n_perm"] is no_update  # dropped, never handed to a control
+    notice = [li.children for li in out[-1][1].children]  # the sentences, one per dropped value
+    assert any("threshold: enter a finite number" in s for s in notice)
+    assert any("landmarks: enter a finite number" in s for s in notice)
     with pytest.raises(UserError, match="landmarks: enter a finite number"):
         parse_request({"source": "run:x", **from_query("?n_perm=nan")})
 
@@ -162,7 +172,8 @@ def test_too_many_points_for_persistence_is_refused_in_one_sentence(synthetic_ho
     assert els and status == ("persistence on all 160 filtered points is too slow for the app "
                               "(at most 100 up to H1): set landmarks to 100 or keep fewer points")
     assert explore.update_graph(everything, memory)[3] == status  # graph unchanged: the status alone
-    assert explore.update_barcode(everything, "barcode") is no_update  # the last barcode stays
+    # the barcode says why it is missing (the last one does not stay as if it were current)
+    assert barcode_text(explore.update_barcode(everything, "barcode")).startswith("no barcode: persistence on all 160")
     with pytest.raises(UserError, match=r"^150 landmarks are too many for the app \(at most 100 up to H1\)"):
         services.compute_barcode(ExploreRequest.from_dict(request_data(n_perm=150)))
     assert explore.update_graph(request_data(n_perm=150, maxdim=2), memory)[3] == ""  # H2 limit is 400

@@ -29,6 +29,17 @@ def test_layers_json(small_files):
     assert [r["name"] for r in rows] == SMALL_NAMES
     assert [tuple(r["shape"]) for r in rows] == SMALL_SHAPES
     assert rows[3]["flags"] == ["1x1"] and rows[0]["batchnorm"] == "bn1"
+    # why a layer cannot be analysed: the same sentence the app's layer list shows
+    assert [r["problem"] for r in rows] == [None, None, None, "1×1: no spatial pattern"]
+    assert [r["analysable"] for r in rows] == [True, True, True, False]
+    assert not any(r["transposed"] or r["groups"] for r in rows)
+
+
+def test_layers_table_says_why(small_files):
+    out = _tdacnn("layers", str(small_files["plain"]))
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.split()[:2] == ["4", "proj.weight"])
+    assert row.endswith("cannot be analysed: 1×1: no spatial pattern")
 
 
 def test_layers_table_vgg(vgg16_bn_file):

@@ -1,0 +1,88 @@
+/* Clientside callbacks of tdacnn's Explore view (tdacnn/app/inspect.py registers them).
+ * No server round trip: colour-by swaps the stylesheet, the tooltip follows the pointer,
+ * the selection goes into the URL key `sel` and comes back from it. */
+(function () {
+  'use strict';
+
+  // where the pointer is, for the tooltip (mouseoverNodeData carries no position)
+  var pointer = {x: 0, y: 0};
+  document.addEventListener('mousemove', function (e) { pointer = {x: e.clientX, y: e.clientY}; }, {passive: true});
+
+  function isNode(el) { return el && el.data && el.data.source === undefined; }
+
+  function graphPart(request) {
+    // the parts of a request that make the graph (the persistence settings only draw the barcode)
+    if (!request || request.error) { return null; }
+    return JSON.stringify([request.source, request.cloud, request.density, request.mapper, request.auto || null]);
+  }
+
+  var api = {
+    /* colour mode, highlighted ids, elements → stylesheet, colour-by options, legend class */
+    restyle: function (mode, highlight, elements, styles) {
+      var nodes = (elements || []).filter(isNode);
+      var have = nodes.length ? nodes[0].data : {};
+      var modes = styles.modes;
+      var available = modes.filter(function (m) { return ('c_' + m) in have; });
+      if (!available.length) { available = ['density']; }
+      var use = available.indexOf(mode) >= 0 ? mode : 'density';
+      var sheet = (styles.sheets[use] || styles.sheets.density).slice();
+      if (highlight !== null && highlight !== undefined) {
+        // found nodes stand out (an amber halo), the rest fade; a selected node keeps its own halo
+        var selected = sheet.filter(function (rule) { return rule.selector === 'node:selected'; });
+        sheet.push({selector: 'node', style: {opacity: 0.18}});
+        sheet.push({selector: 'edge', style: {opacity: 0.15}});
+        if (highlight.length) {
+          sheet.push({selector: highlight.map(function (id) { return 'node[id = "' + id + '"]'; }).join(', '),
+                      style: {opacity: 1, 'underlay-color': '#ffb000', 'underlay-padding': 7,
+                              'underlay-opacity': 0.85, 'underlay-shape': 'round-rectangle'}});
+        }
+        sheet = sheet.concat(selected);
+      }
+      var options = modes.map(function (m) {
+        return {label: styles.labels[m], value: m, disabled: available.indexOf(m) < 0};
+      });
+      return [sheet, options, 'legend show-' + use];
+    },
+
+    /* hovered node's data → tooltip text and position (hidden on unhover: clearOnUnhover) */
+    tooltip: function (data) {
+      if (!data || !data.tip) { return ['', {display: 'none'}]; }
+      var left = pointer.x + 16, top = pointer.y + 16;
+      if (left + 340 > window.innerWidth) { left = Math.max(4, pointer.x - 340); }
+      if (top + 160 > window.innerHeight) { top = Math.max(4, pointer.y - 160); }
+      return [data.tip, {display: 'block', left: left + 'px', top: top + 'px'}];
+    },
+
+    /* a graph was drawn → select the URL's nodes (once, on the graph the current request asked for);
+       otherwise unselect what an earlier graph had selected (the same id is another cluster now) */
+    restoreSelection: function (memory, pending, elements, request) {
+      var nu = window.dash_clientside.no_update;
+      if (!memory || memory.error || !elements || !elements.length) { return [nu, nu]; }
+      var want = new Set(pending || []);
+      if (want.size && graphPart(memory.request) !== graphPart(request)) { return [nu, nu]; }
+      var out = elements.map(function (el) {
+        return isNode(el) ? Object.assign({}, el, {selected: want.has(el.data.id)}) : el;
+      });
+      return [out, want.size ? null : nu];
+    },
+
+    /* selection → URL key `sel` (sorted ids, comma-separated), merged into the query */
+    writeSelection: function (selected, pending) {
+      var nu = window.dash_clientside.no_update;
+      if (!Array.isArray(selected) || (pending && pending.length)) { return nu; }
+      var ids = Array.from(new Set(selected.map(function (d) { return d.id; }))).sort();
+      var rest = window.location.search.replace(/^\?/, '').split('&').filter(function (kv) {
+        return kv && kv.split('=')[0] !== 'sel';
+      });
+      if (ids.length) { rest.push('sel=' + ids.map(encodeURIComponent).join(',')); }
+      var search = rest.length ? '?' + rest.join('&') : '';
+      if (search !== window.location.search) {
+        window.history.replaceState(window.history.state, '', window.location.pathname + search + window.location.hash);
+      }
+      return nu;
+    }
+  };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside);
+  window.dash_clientside.tdacnn = Object.assign({}, window.dash_clientside.tdacnn, api);
+})();

@@ -1,6 +1,6 @@
 /* Clientside callbacks of tdacnn's Explore view (tdacnn/app/inspect.py registers them).
  * No server round trip: colour-by swaps the stylesheet, the tooltip follows the pointer,
- * the selection goes into the URL key `sel` and comes back from it. */
+ * the selection and the colour mode go into the URL keys `sel` and `color` and come back from them. */
 (function () {
   'use strict';
 
@@ -14,6 +14,18 @@
     // the parts of a request that make the graph (the persistence settings only draw the barcode)
     if (!request || request.error) { return null; }
     return JSON.stringify([request.source, request.cloud, request.density, request.mapper, request.auto || null]);
+  }
+
+  function setQueryKey(key, value) {
+    // one key of the address bar (value null: removed), every other key kept in its place
+    var rest = window.location.search.replace(/^\?/, '').split('&').filter(function (kv) {
+      return kv && kv.split('=')[0] !== key;
+    });
+    if (value !== null && value !== '') { rest.push(key + '=' + value); }
+    var search = rest.length ? '?' + rest.join('&') : '';
+    if (search !== window.location.search) {
+      window.history.replaceState(window.history.state, '', window.location.pathname + search + window.location.hash);
+    }
   }
 
   var api = {
@@ -41,7 +53,15 @@
       var options = modes.map(function (m) {
         return {label: styles.labels[m], value: m, disabled: available.indexOf(m) < 0};
       });
-      return [sheet, options, 'legend show-' + use];
+      // a mode this graph cannot show (one network only, 5x5 filters ...) falls back to codensity, visibly
+      var value = (nodes.length && use !== mode) ? use : window.dash_clientside.no_update;
+      return [sheet, options, 'legend show-' + use, value];
+    },
+
+    /* colour mode → URL key `color` (left out for the default, codensity) */
+    writeColor: function (mode) {
+      setQueryKey('color', mode && mode !== 'density' ? encodeURIComponent(mode) : null);
+      return window.dash_clientside.no_update;
     },
 
     /* hovered node's data → tooltip text and position (hidden on unhover: clearOnUnhover) */
@@ -71,14 +91,7 @@
       var nu = window.dash_clientside.no_update;
       if (!Array.isArray(selected) || (pending && pending.length)) { return nu; }
       var ids = Array.from(new Set(selected.map(function (d) { return d.id; }))).sort();
-      var rest = window.location.search.replace(/^\?/, '').split('&').filter(function (kv) {
-        return kv && kv.split('=')[0] !== 'sel';
-      });
-      if (ids.length) { rest.push('sel=' + ids.map(encodeURIComponent).join(',')); }
-      var search = rest.length ? '?' + rest.join('&') : '';
-      if (search !== window.location.search) {
-        window.history.replaceState(window.history.state, '', window.location.pathname + search + window.location.hash);
-      }
+      setQueryKey('sel', ids.length ? ids.map(encodeURIComponent).join(',') : null);
       return nu;
     }
   };

@@ -2,8 +2,8 @@
 
 Data flow on the page (components in :mod:`tdacnn.app.explore_layout`)::
 
-    url.search ─▶ load_url ─▶ controls, tab, barcode mode, automatic names, notice
-    controls, explore-auto ─▶ parse_view ─▶ explore-request (Store), explore-query, explore-auto
+    url.search ─▶ load_url ─▶ controls, tab, barcode mode, automatic names, notice, explore-ready
+    controls, explore-ready, explore-auto ─▶ parse_view ─▶ explore-request (Store), explore-query, explore-auto
         explore-request ─▶ (clientside markBusy) "computing …" over the graph when the graph changes
                         ├─▶ update_graph ─▶ cytoscape, legend, summary, status, explore-memory
                         │   (persistence-only change: status only; an error clears the graph)
@@ -66,12 +66,14 @@ def load_url(search: str | None):
     tuple
         One value per control (:data:`CONTROLS`; no_update where the URL says
         nothing or the value was dropped), then the layer and iteration choices of
-        the URL's source, the automatic names, the tab, the barcode mode, and the
-        notice (one sentence per value dropped).  All no_update for an empty query.
+        the URL's source, the automatic names, the tab, the barcode mode, the
+        notice (one sentence per value dropped), and ``True`` for ``explore-ready``
+        (the page asks for no graph before the URL has been read).  All but the
+        last are no_update for an empty query.
     """
     n_extra = 6
     if not (search or "").lstrip("?"):
-        return (no_update,) * (len(CONTROLS) + n_extra)
+        return (no_update,) * (len(CONTROLS) + n_extra) + (True,)
     state = url.read_query(search, default_source=default_source())
     explicit = {name for name in AUTO_CONTROLS if state.controls.get(name) is not None}
     controls = tuple(no_update if state.controls.get(n) is None else state.controls[n] for n in CONTROLS)
@@ -81,7 +83,7 @@ def load_url(search: str | None):
             state.layer_options if state.layer_options is not None else no_update,
             state.iteration_options if state.iteration_options is not None else no_update,
             sorted(set(AUTO_CONTROLS) - explicit),
-            state.view.get("tab", no_update), state.view.get("mode", no_update), notice)
+            state.view.get("tab", no_update), state.view.get("mode", no_update), notice, True)
 
 
 def load_session(contents: str | None, filename: str | None):
@@ -150,20 +152,39 @@ def _triggered_controls() -> list[str]:
     return [names[p.rsplit(".", 1)[0]] for p in props if p.rsplit(".", 1)[0] in names]
 
 
+def _selection_pending(source: Any, layer: Any, iteration: Any) -> bool:
+    """Whether ``layer``/``iteration`` are not (yet) the source's: the selectors are about to fix them."""
+    try:
+        ws = services.load_source(source)
+    except (UserError, ValueError):
+        return False  # the graph callback explains it
+    if layer is not None and layer not in ws.layers():
+        return True
+    return iteration is not None and layer is not None and iteration not in ws.iterations(layer)
+
+
 def parse_view(*args):
     """Controls, the automatic names, the graph drawn and the current request → (request, query, automatic names).
 
     The registered form of :func:`parse_controls`: automatic controls are passed
     on as None (the data decides), and a request equal to the current one is not
     sent again (the values the graph computed, written back into the controls,
-    ask for nothing new).
+    ask for nothing new).  After a change of source or layer, a layer or
+    iteration that the source does not have asks for nothing either:
+    :func:`update_selectors` is about to replace it (no graph of a wrong layer,
+    no passing error).
     """
     n = len(CONTROLS)
     values = dict(zip(CONTROLS, args[:n]))
-    auto_state, memory, current = (list(args[n:]) + [None, None, None])[:3]
+    ready, auto_state, memory, current = (list(args[n:]) + [True, None, None, None])[:4]
+    if not ready:  # the URL has not been read yet: its view, not the default one, is the first computed
+        return no_update, no_update, no_update
+    changed = _triggered_controls()
+    if {"source", "layer"} & set(changed) and _selection_pending(values["source"], values["layer"],
+                                                                 values["iteration"]):
+        return no_update, no_update, no_update
     resolved = (memory or {}).get("resolved") or {}
-    auto = track_auto(values, AUTO_CONTROLS if auto_state is None else auto_state, resolved,
-                      _triggered_controls())
+    auto = track_auto(values, AUTO_CONTROLS if auto_state is None else auto_state, resolved, changed)
     data, query = parse_controls(*[None if name in auto else values[name] for name in CONTROLS])
     if "error" not in data:
         auto = set(ExploreRequest.from_dict(data).auto) & set(AUTO_CONTROLS)
@@ -333,6 +354,7 @@ def register(app) -> None:
                  Output(control_id("iteration"), "options", allow_duplicate=True),
                  Output("explore-auto", "data", allow_duplicate=True), Output("tabs", "value"),
                  Output("explore-barcode-mode", "value"), Output("explore-notice", "children", allow_duplicate=True),
+                 Output("explore-ready", "data"),
                  Input("url", "search"), prevent_initial_call="initial_duplicate")(load_url)
     app.callback(
         Output(control_id("layer"), "options"), Output(control_id("iteration"), "options"),
@@ -342,8 +364,9 @@ def register(app) -> None:
         State(control_id("iteration"), "value"), prevent_initial_call=True)(update_selectors)
     app.callback(Output("explore-request", "data"), Output("explore-query", "data"),
                  Output("explore-auto", "data"),
-                 *[Input(control_id(n), "value") for n in CONTROLS], Input("explore-auto", "data"),
-                 State("explore-memory", "data"), State("explore-request", "data"))(parse_view)
+                 *[Input(control_id(n), "value") for n in CONTROLS], Input("explore-ready", "data"),
+                 Input("explore-auto", "data"), State("explore-memory", "data"),
+                 State("explore-request", "data"))(parse_view)
     app.callback(Output("explore-auto", "data", allow_duplicate=True),
                  Input({"type": AUTO_RESET, "name": ALL}, "n_clicks"), Input("explore-auto-all", "n_clicks"),
                  State("explore-auto", "data"), prevent_initial_call=True)(reset_auto)

@@ -180,6 +180,7 @@ def layout() -> html.Div:
         dcc.Store(id="explore-auto", data=list(AUTO_CONTROLS)),
         dcc.Store(id="explore-config", data=page_config()),
         dcc.Store(id="explore-goto"),
+        dcc.Store(id="explore-ready", data=False),  # True once the URL has been read (load_url)
         html.Div(id="explore-url-sink", hidden=True),
         html.Div(id="explore-barcode-sink", hidden=True),
         html.Div(id="explore-zoom-sink", hidden=True),

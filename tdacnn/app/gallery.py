@@ -109,9 +109,10 @@ def show_gallery(selection, request_data: dict | None):
         heading = (f"Node {node.id}: {n} filter{'s' if n != 1 else ''}"
                    f" (mean codensity {float(node.mean_codensity):.3g})")
     else:
-        shared = summary.n_memberships - n
+        overlap = summary.n_memberships > n
         heading = (f"{len(node_ids)} nodes selected: {n} filter{'s' if n != 1 else ''}"
-                   + (f" ({shared} shared between nodes, counted once)" if shared else ""))
+                   + (f", each counted once (the nodes overlap: {summary.n_memberships} memberships)"
+                      if overlap else ""))
     children = [
         html.H4(heading, **{"data-filters": str(n), "data-nodes": ",".join(node_ids)}),
         html.Div([html.Img(src=filter_data_uri(summary.mean_filter, size=64), className="thumb-mean",

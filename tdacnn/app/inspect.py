@@ -5,9 +5,12 @@ What runs where::
     colour-by radio, highlight ids, elements ─▶ (clientside) stylesheet, enabled modes, legend shown
     mouseoverNodeData ─▶ (clientside) tooltip next to the pointer (text precomputed in ``data.tip``)
     network / channel boxes, request ─▶ find_nodes ─▶ highlight ids, a sentence
-    url.search ─▶ pending_selection ─▶ explore-sel-pending
+    url.search ─▶ pending_selection ─▶ explore-sel-pending;  url_color ─▶ colour-by
+    colour-by ─▶ (clientside) URL key ``color``
     explore-memory (a graph was drawn) ─▶ (clientside) select the pending ids, else clear a stale selection
     selectedNodeData ─▶ (clientside) URL key ``sel`` (history.replaceState, other keys kept)
+
+(The URL keys ``sel`` and ``color`` are this module's; :mod:`tdacnn.app.url` writes the others and keeps these.)
 
 Every mode's node colours are in the elements (``data.c_<mode>``,
 :mod:`tdacnn.view.node_info`), every mode's legend in the legend box: switching
@@ -29,7 +32,7 @@ from tdacnn.view.cytoscape import legends, stylesheet
 from tdacnn.view.node_info import COLOR_MODES, MODE_LABELS, Legend, PointInfo
 from tdacnn.view.selection import describe_search, matching, nodes_holding, parse_selection
 
-__all__ = ["controls", "point_info", "legend_children", "find_nodes", "pending_selection", "register",
+__all__ = ["controls", "point_info", "legend_children", "find_nodes", "pending_selection", "url_color", "register",
            "LENS_LABELS", "FIND_FIELDS"]
 
 log = logging.getLogger(__name__)
@@ -130,13 +133,22 @@ def find_nodes(network: Any, out_channel: Any, in_channel: Any, request_data: di
     return ids, describe_search(criteria, ids, n_points, len(result.graph.nodes), n_cloud)
 
 
-def pending_selection(search: str | None):
-    """Page load: the node ids of the URL's ``sel`` (selected once their graph is drawn), or None."""
+def _query_value(search: str | None, key: str) -> str | None:
     from urllib.parse import parse_qs
 
-    values = parse_qs((search or "").lstrip("?")).get("sel")
-    ids = parse_selection(values[-1]) if values else []
-    return ids or None
+    values = parse_qs((search or "").lstrip("?")).get(key)
+    return values[-1] if values else None
+
+
+def pending_selection(search: str | None):
+    """Page load: the node ids of the URL's ``sel`` (selected once their graph is drawn), or None."""
+    return parse_selection(_query_value(search, "sel")) or None
+
+
+def url_color(search: str | None):
+    """Page load: the colour mode of the URL's ``color`` (a mode not known: left as it is)."""
+    mode = _query_value(search, "color")
+    return mode if mode in COLOR_MODES else no_update
 
 
 def register(app) -> None:
@@ -144,8 +156,14 @@ def register(app) -> None:
     app.clientside_callback(ClientsideFunction("tdacnn", "restyle"),
                             Output("explore-graph", "stylesheet"), Output("explore-color-by", "options"),
                             Output("explore-legend", "className"),
+                            Output("explore-color-by", "value", allow_duplicate=True),
                             Input("explore-color-by", "value"), Input("explore-highlight", "data"),
-                            Input("explore-graph", "elements"), State("explore-styles", "data"))
+                            Input("explore-graph", "elements"), State("explore-styles", "data"),
+                            prevent_initial_call="initial_duplicate")
+    app.callback(Output("explore-color-by", "value", allow_duplicate=True), Input("url", "search"),
+                 prevent_initial_call="initial_duplicate")(url_color)
+    app.clientside_callback(ClientsideFunction("tdacnn", "writeColor"), Output("explore-sel-sink", "title"),
+                            Input("explore-color-by", "value"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("tdacnn", "tooltip"),
                             Output("explore-tooltip", "children"), Output("explore-tooltip", "style"),
                             Input("explore-graph", "mouseoverNodeData"), prevent_initial_call=True)

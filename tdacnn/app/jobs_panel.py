@@ -10,6 +10,11 @@ Thin adapters over :mod:`tdacnn.jobs`.  Each job goes in two steps:
    forked process or a Celery worker),
    with a progress bar and a cancel button.
 
+Uploads over :data:`MAX_UPLOAD_BYTES` never leave the browser: ``dcc.Upload``'s
+``max_size`` drops them and ``assets/upload_limit.js`` puts :func:`oversize_message`
+(the limit, and how to load big files) under the upload; an upload and a server
+path are separate callbacks, so neither ever sends the other's data.
+
 When a job finishes, ``jobs-sources-version`` (a ``dcc.Store``) changes to
 ``{"version": <time>, "source": <new source id>}``: source selectors listen to it.
 The job list (refreshed every second from the registry) shows every job's

@@ -20,9 +20,12 @@ import numpy as np
 
 from tdacnn import config
 from tdacnn.app.controls import ExploreRequest
+# the sources and what the selectors offer live in selectors.py; re-exported here for the callbacks
+from tdacnn.app.selectors import (initial_layer, iteration_options, layer_options, layer_problem, layer_problems,
+                                  list_sources, load_source, opened_sources)
 from tdacnn.errors import UserError
 from tdacnn.topology.params import PersistenceParams, check_against_cloud
-from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
+from tdacnn.weights import WeightSet
 
 __all__ = ["GraphResult", "resolve", "list_sources", "load_source", "opened_sources", "initial_layer", "layer_options",
            "layer_problem", "iteration_options",
@@ -48,143 +51,6 @@ def reset() -> None:
                 close()
         _analysis.clear()
         _memo.clear()
-
-
-# ---- sources ---------------------------------------------------------------
-def list_sources() -> list[dict]:
-    """Selector options ``[{"value", "label"}]``: the default run, runs, uploads."""
-    try:
-        from tdacnn.jobs.sources import list_sources as _list
-    except ImportError:  # the jobs backend is optional here
-        return _fallback_sources()
-    return _list()
-
-
-def _fallback_sources() -> list[dict]:
-    out = []
-    if (config.DEFAULT_RUN / RUN_WEIGHTS_FILE).is_file():
-        out.append({"value": "default", "label": "default run (shipped)"})
-    for folder in sorted(config.runs_dir().iterdir()):
-        if (folder / RUN_WEIGHTS_FILE).is_file():
-            out.append({"value": f"run:{folder.name}", "label": f"run {folder.name}"})
-    return out
-
-
-def load_source(source_id: str) -> WeightSet:
-    """The WeightSet behind a source id (UserError when it cannot be had)."""
-    try:
-        from tdacnn.jobs.sources import load_source as _load
-    except ImportError:
-        return _fallback_load(source_id)
-    return _load(source_id)
-
-
-def _fallback_load(source_id: str) -> WeightSet:
-    if source_id == "default":
-        path = config.DEFAULT_RUN
-    elif source_id.startswith("run:") and "/" not in source_id and ".." not in source_id:
-        path = config.runs_dir() / source_id[4:]
-    else:
-        raise UserError(f"unknown source {source_id!r}")
-    try:
-        return WeightSet.load(path)
-    except WeightSetError as exc:
-        raise UserError(str(exc)) from None
-
-
-def opened_sources() -> list[str]:
-    """Source ids given on the server's command line (``python app.py FILE``), first shown first."""
-    try:
-        from tdacnn.jobs.sources import opened_sources as _opened
-    except ImportError:
-        return []
-    return _opened()
-
-
-_problems: dict[int, tuple[Any, dict[int, str]]] = {}
-
-
-def layer_problem(ws: WeightSet, layer: int, iteration: int | None = None) -> str | None:
-    """Why ``layer`` (at ``iteration``; at every saved one when None) cannot be analysed, or None.
-
-    ``"1×1: no spatial pattern"``, ``"empty: every filter is constant"`` ...
-    (:func:`tdacnn.nets.layers.weight_problem`).
-    """
-    from tdacnn.nets.layers import weight_problem  # numpy only
-
-    entries = [e for e in ws.entries if e.layer == layer and (iteration is None or e.iteration == iteration)]
-    problems = [weight_problem(e.weight) for e in entries]
-    if not problems or any(p is None for p in problems):
-        return None
-    return next((p for p in problems if not p.startswith("empty")), problems[0])
-
-
-def layer_problems(ws: WeightSet) -> dict[int, str]:
-    """``{layer: reason}`` for the layers of ``ws`` that cannot be analysed (memoised per weight set)."""
-    import weakref
-
-    with _lock:
-        held = _problems.get(id(ws))
-        if held is not None and held[0]() is ws:
-            return held[1]
-    found = {layer: p for layer in ws.layers() if (p := layer_problem(ws, layer)) is not None}
-    with _lock:
-        if len(_problems) > 16:
-            _problems.clear()
-        _problems[id(ws)] = (weakref.ref(ws), found)
-    return found
-
-
-def initial_layer(source_id: str, ws: WeightSet) -> int | None:
-    """The layer a fresh view of ``source_id`` opens on: ``ws.meta["default_view"]["layer"]``
-    when the run names one, else the first 3×3 layer that can be analysed, else the first
-    that can, else the first conv layer."""
-    layers = ws.layers()
-    if not layers:
-        return None
-    problems = layer_problems(ws)
-    usable = [layer for layer in layers if layer not in problems]
-    view = ws.meta.get("default_view") if isinstance(ws.meta, dict) else None
-    wanted = view.get("layer") if isinstance(view, dict) else None
-    if wanted in usable:
-        return wanted
-    square3 = [layer for layer in usable if _shape(ws, layer)[2:] == (3, 3)]
-    return (square3 or usable or layers)[0]
-
-
-def _shape(ws: WeightSet, layer: int) -> tuple[int, ...]:
-    return tuple(next(e.weight.shape for e in ws.entries if e.layer == layer))
-
-
-def layer_options(ws: WeightSet) -> list[dict]:
-    """``[{"label": "layer 1 · conv1.weight (32×1×3×3)", "value": 1}, ...]``.
-
-    A layer that cannot be analysed is offered disabled, its label saying why:
-    ``"layer 7 · conv.weight (512×1536×1×1) — 1×1: no spatial pattern"``.
-    """
-    names = ws.layer_names()
-    problems = layer_problems(ws)
-    out = []
-    for layer in ws.layers():
-        name = f" · {names[layer]}" if names.get(layer) else ""
-        label = f"layer {layer}{name} ({'×'.join(map(str, _shape(ws, layer)))})"
-        if layer in problems:
-            out.append({"label": f"{label} — {problems[layer]}", "value": layer, "disabled": True})
-        else:
-            out.append({"label": label, "value": layer})
-    return out
-
-
-def iteration_options(ws: WeightSet, layer: int | None) -> list[dict]:
-    """``[{"label": "iteration 500", "value": 500}, ...]`` for one layer (last one marked)."""
-    if layer not in ws.layers():
-        layer = ws.layers()[0] if ws.layers() else None
-    its = ws.iterations(layer) if layer is not None else []
-    out = []
-    for i, it in enumerate(its):
-        label = "unknown iteration" if it < 0 else f"iteration {it}"
-        out.append({"label": label + (" (last)" if i == len(its) - 1 and len(its) > 1 else ""), "value": it})
-    return out
 
 
 # ---- analysis --------------------------------------------------------------

@@ -146,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     summary = graph_summary(graph)
     h1 = [[float(b), float(d) if math.isfinite(d) else None] for b, d in bars.bars(1)]
     result = {
-        "points": len(cloud), "kept": len(dense), "dropped": int(cloud.n_dropped), "source": cloud.source,
+        "points": len(cloud), "sampled": dense.n_sampled, "kept": len(dense), "dropped": int(cloud.n_dropped),
+        "source": cloud.source,
         "graph": summary,
         "h1": {"significant": bars.h1_significant, "bars": h1},
         "h0": {"significant": int(bars.significant[0]) if bars.significant else 0},
@@ -196,8 +197,7 @@ def _print_summary(r: dict, cloud, dense, args) -> None:
     g, h1 = r["graph"], r["h1"]
     lines = [
         f"source   {cloud.source or args.source}",
-        f"points   {r['points']} ({r['dropped']} constant slices dropped); kept {r['kept']} densest "
-        f"(k={r['params']['k']}, p={r['params']['p']:g}%)",
+        f"points   {dense.describe()}; {r['dropped']} constant slices dropped",
         f"mapper   {g['nodes']} nodes, {g['edges']} edges, {g['components']} component(s), "
         f"cycle rank {g['cycle_rank']}, betti1 {g['betti1']}  (lens {args.lens}, {r['params']['n_cubes']} cubes, "
         f"overlap {r['params']['overlap']:g}, {args.clusterer}"

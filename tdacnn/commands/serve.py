@@ -29,8 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("serve", help="run the dashboard on http://127.0.0.1:8050",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(
+        "serve", help="run the dashboard on http://127.0.0.1:8050, opened on the files given",
+        description="Run the dashboard (the same as python app.py). Checkpoints and run folders given become "
+                    "sources before the server starts (a checkpoint is read once, progress on stderr, whatever "
+                    "its size); the page opens on the first, at its first 3x3 layer; ?layer=N in the URL picks "
+                    "another, numbered as 'tdacnn layers FILE' numbers them.")
     add_arguments(parser)
     parser.set_defaults(func=run)
     return parser

@@ -125,7 +125,8 @@ def test_click_node_opens_gallery(live_app, page):
     n_thumbs = page.locator("#explore-gallery-thumbs img.thumb").count()
     assert n_thumbs >= 1
     assert "network" in page.locator("#explore-gallery-node").inner_text()
-    png = save(page, "gallery.png", "#explore-gallery")
+    # gallery.png (the README's) is a multi-selection: tests/app/test_browser_inspect.py writes it
+    png = save(page, "gallery-node.png", "#explore-gallery")
     assert gray_detail(pixels(png)) >= 10
     assert page.console_errors == []
 
@@ -139,10 +140,15 @@ def test_bad_parameter_explains_itself(live_app, page):
     box.press("Enter")
     page.wait_for_function("() => /distance_cut must be a positive number/"
                            ".test(document.getElementById('explore-status').textContent)")
-    assert graph_state(page)["ids"] == before["ids"]  # the last good graph stays
+    # the sentence takes the graph's place: no graph is left on screen as if it answered the value
+    page.wait_for_function("() => /distance_cut must be a positive number/"
+                           ".test(document.getElementById('explore-graph-message').textContent)")
+    assert page.evaluate(f"() => {CY}.nodes().length") == 0
     box.fill("0.5")
     box.press("Enter")
     page.wait_for_function("() => document.getElementById('explore-status').textContent === ''")
+    wait_for_graph(page)
+    assert before["ids"]
 
 
 def test_export_graph_json(live_app, page):
@@ -215,7 +221,9 @@ def test_persistence_controls_change_the_barcode_not_the_graph(live_app, page):
     box.press("Enter")
     page.wait_for_function("() => /^persistence on all 448 filtered points is too slow for the app/"
                            ".test(document.getElementById('explore-status').textContent)")
-    assert "400 landmarks of 448" in page.evaluate(title)  # the last barcode stays
+    # the barcode says why there is none (the last one does not stay as if it answered "all")
+    page.wait_for_function("() => /no barcode: persistence on all 448/"
+                           ".test(document.querySelector('#explore-barcode').textContent)")
     box.fill("150")
     box.press("Enter")
     page.wait_for_function(f"() => ({title})().includes('150 landmarks of 448')")

@@ -263,10 +263,12 @@ def test_session_saved_and_loaded_back(live_app, page, tmp_path):
 def test_a_slow_first_graph_says_what_is_computed(live_app, page):
     page.goto(live_app + "/?source=run:synthetic")
     wait_for_graph(page)
+    summary_has(page, "320 filters")
     before = page.evaluate(POSITIONS)
     choose(page, "source", "run big")  # 40,960 filters: the first graph takes seconds
     page.wait_for_function(f"() => ({OVERLAY})().includes('busy')", timeout=10_000)
-    assert page.evaluate(MESSAGE).startswith("computing the graph of the first layer · the last iteration of run:big")
+    # the request waits for the layer and iteration of the new source: never a passing "iteration 500 ..."
+    assert page.evaluate(MESSAGE) == "computing the graph of layer 1 · iteration 0 of run:big …"
     page.wait_for_function("() => getComputedStyle(document.getElementById('explore-graph-overlay')).opacity > 0.9")
     save(page, "explore-computing.png", ".graph-col")
     assert page.evaluate(POSITIONS) == before  # the old graph is under the veil, dimmed, until the new one comes

@@ -1,6 +1,6 @@
 """Inspecting the graph in the real app (headless Chromium): tooltips, colour-by, find, multi-selection
-summarised as one set in the gallery (and exported as one), the selection in the URL, and Dynamics /
-Depth cells that open Explore.
+summarised as one set in the gallery (and exported as one), the selection and colour in the URL, and
+Dynamics / Depth cells that open Explore.
 
 The app runs on the synthetic run of tests/app/conftest.py (40 networks, layers 1 and 2, iterations
 0, 100, 500).  What a node holds is read from the graph's JSON export, never from the page itself.
@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from conftest import SCREENSHOTS
 from test_browser import CY, save, wait_for_graph
 
 pytestmark = pytest.mark.browser
@@ -86,10 +87,14 @@ def test_tooltip_on_hover_and_colour_by(live_app, page):
     disabled = page.evaluate("() => [...document.querySelectorAll('#explore-color-by input')]"
                              ".filter(i => i.disabled).map(i => i.value).sort()")
     assert disabled == ["in_channel", "iteration"]
-    node = next(n for n in nodes_on_screen(page) if n["id"] == node["id"])  # the click may have scrolled
+    page.evaluate("() => window.scrollTo(0, 0)")  # the click may have scrolled; the graph fits in the window
+    node = next(n for n in nodes_on_screen(page) if n["id"] == node["id"])
     page.mouse.move(node["x"], node["y"])
     page.wait_for_function("() => getComputedStyle(document.getElementById('explore-tooltip')).display === 'block'")
-    save(page, "inspect.png", ".graph-col")
+    col = page.locator(".graph-col").bounding_box()  # a window screenshot: the tooltip is fixed to the window
+    legend = page.locator("#explore-legend").bounding_box()
+    page.screenshot(path=str(SCREENSHOTS / "inspect.png"), clip={
+        "x": col["x"], "y": col["y"], "width": col["width"], "height": legend["y"] + legend["height"] - col["y"]})
     page.mouse.move(3, 3)  # off the graph: the tooltip goes
     page.wait_for_function("() => getComputedStyle(document.getElementById('explore-tooltip')).display === 'none'")
     assert page.console_errors == []
@@ -164,8 +169,9 @@ def test_url_restores_the_selection(live_app, page):
     members = graph_members(page)
     pick = sorted(n["id"] for n in nodes_on_screen(page)[:3])
     # the same parameters give the same node ids (and members), so a shared link selects the same nodes
-    page.goto(live_app + "/?source=run:synthetic&layer=2&sel=" + ",".join(pick))
+    page.goto(live_app + "/?source=run:synthetic&layer=2&color=angle&sel=" + ",".join(pick))
     wait_for_graph(page)
+    page.wait_for_function("() => document.getElementById('explore-legend').className.includes('show-angle')")
     page.wait_for_function(f"(ids) => JSON.stringify({CY}.nodes(':selected').map(n => n.id()).sort())"
                            " === JSON.stringify(ids)", arg=pick)
     state = wait_for_gallery(page, pick)
@@ -173,6 +179,7 @@ def test_url_restores_the_selection(live_app, page):
     assert state["filters"] == len(set().union(*(members[i] for i in pick)))
     assert "sel=" + ",".join(pick) in page.evaluate("() => window.location.search")
     assert "layer=2" in page.evaluate("() => window.location.search")
+    assert page.locator("#explore-color-by input[value=angle]").is_checked()
     # another graph (a slider move): the old ids are other clusters now, so nothing stays selected
     thumb = page.locator("#explore-n_cubes [role=slider]")
     thumb.focus()
@@ -212,14 +219,15 @@ def test_dynamics_and_depth_cells_open_explore(live_app, page):
     cell.click()
     page.locator("#explore-graph").wait_for(state="visible")  # the Explore tab is open again
     assert not page.locator("#dynamics-grid").is_visible()
-    page.wait_for_function("() => /layer 2/.test(document.getElementById('explore-layer').textContent)"
-                           " && /iteration 100/.test(document.getElementById('explore-iteration').textContent)")
+    page.wait_for_function("() => /layer 2/.test(document.getElementById('explore-layer')?.textContent)"
+                           " && /iteration 100/.test(document.getElementById('explore-iteration')?.textContent)")
     page.wait_for_function("() => { const q = new URLSearchParams(window.location.search);"
                            " return q.get('layer') === '2' && q.get('iteration') === '100'; }")
     page.click("text=Depth")
     cell = page.locator("#depth-grid .cell.clickable", has_text="layer 1")
     cell.wait_for(timeout=120_000)
     cell.click()
-    page.wait_for_function("() => /layer 1/.test(document.getElementById('explore-layer').textContent)")
+    page.locator("#explore-graph").wait_for(state="visible")
+    page.wait_for_function("() => /layer 1/.test(document.getElementById('explore-layer')?.textContent)")
     page.wait_for_function("() => new URLSearchParams(window.location.search).get('layer') === '1'")
     assert page.console_errors == []

@@ -1,0 +1,106 @@
+"""What the source, layer and iteration selectors offer: sources, their weights, and the layers
+that can be analysed (the others are offered disabled, with the reason).
+
+Plain Python (no Dash); :mod:`tdacnn.app.services` re-exports every name here, so
+callbacks and tests use ``services.layer_options`` etc.  Sources are listed and
+resolved by :mod:`tdacnn.jobs.sources` (numpy only, no torch): ``list_sources``
+(selector options ``[{"value", "label"}]``), ``load_source`` (id → WeightSet, or a
+UserError) and ``opened_sources`` (the ids given on the server's command line, the
+first shown first) are its own functions.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+from tdacnn.jobs.sources import list_sources, load_source, opened_sources
+from tdacnn.nets.layers import weight_problem  # numpy only
+from tdacnn.weights import WeightSet
+
+__all__ = ["list_sources", "load_source", "opened_sources", "layer_problem", "layer_problems", "initial_layer",
+           "layer_options", "iteration_options"]
+
+_lock = threading.Lock()
+#: ``id(ws) -> (weak reference to ws, {layer: reason})``: the reasons of a loaded weight set, found once.
+_problems: dict[int, tuple[Any, dict[int, str]]] = {}
+
+
+def layer_problem(ws: WeightSet, layer: int, iteration: int | None = None) -> str | None:
+    """Why ``layer`` (at ``iteration``; at every saved one when None) cannot be analysed, or None.
+
+    ``"1×1: no spatial pattern"``, ``"empty: every filter is constant"`` ...
+    (:func:`tdacnn.nets.layers.weight_problem`).
+    """
+    entries = [e for e in ws.entries if e.layer == layer and (iteration is None or e.iteration == iteration)]
+    problems = [weight_problem(e.weight) for e in entries]
+    if not problems or any(p is None for p in problems):
+        return None
+    return next((p for p in problems if not p.startswith("empty")), problems[0])
+
+
+def layer_problems(ws: WeightSet) -> dict[int, str]:
+    """``{layer: reason}`` for the layers of ``ws`` that cannot be analysed (memoised per weight set)."""
+    with _lock:
+        held = _problems.get(id(ws))
+        if held is not None and held[0]() is ws:
+            return held[1]
+    found = {layer: p for layer in ws.layers() if (p := layer_problem(ws, layer)) is not None}
+    with _lock:
+        if len(_problems) > 16:
+            _problems.clear()
+        _problems[id(ws)] = (weakref.ref(ws), found)
+    return found
+
+
+def initial_layer(source_id: str, ws: WeightSet) -> int | None:
+    """The layer a fresh view of ``source_id`` opens on: ``ws.meta["default_view"]["layer"]``
+    when the run names one, else the first 3×3 layer that can be analysed, else the first
+    that can, else the first conv layer."""
+    layers = ws.layers()
+    if not layers:
+        return None
+    problems = layer_problems(ws)
+    usable = [layer for layer in layers if layer not in problems]
+    view = ws.meta.get("default_view") if isinstance(ws.meta, dict) else None
+    wanted = view.get("layer") if isinstance(view, dict) else None
+    if wanted in usable:
+        return wanted
+    square3 = [layer for layer in usable if _shape(ws, layer)[2:] == (3, 3)]
+    return (square3 or usable or layers)[0]
+
+
+def _shape(ws: WeightSet, layer: int) -> tuple[int, ...]:
+    return tuple(next(e.weight.shape for e in ws.entries if e.layer == layer))
+
+
+def layer_options(ws: WeightSet) -> list[dict]:
+    """``[{"label": "layer 1 · conv1.weight (32×1×3×3)", "value": 1}, ...]``.
+
+    A layer that cannot be analysed is offered disabled, its label saying why:
+    ``"layer 7 · conv.weight (512×1536×1×1) — 1×1: no spatial pattern"``.
+    """
+    names = ws.layer_names()
+    problems = layer_problems(ws)
+    out = []
+    for layer in ws.layers():
+        name = f" · {names[layer]}" if names.get(layer) else ""
+        label = f"layer {layer}{name} ({'×'.join(map(str, _shape(ws, layer)))})"
+        if layer in problems:
+            out.append({"label": f"{label} — {problems[layer]}", "value": layer, "disabled": True})
+        else:
+            out.append({"label": label, "value": layer})
+    return out
+
+
+def iteration_options(ws: WeightSet, layer: int | None) -> list[dict]:
+    """``[{"label": "iteration 500", "value": 500}, ...]`` for one layer (last one marked)."""
+    if layer not in ws.layers():
+        layer = ws.layers()[0] if ws.layers() else None
+    its = ws.iterations(layer) if layer is not None else []
+    out = []
+    for i, it in enumerate(its):
+        label = "unknown iteration" if it < 0 else f"iteration {it}"
+        out.append({"label": label + (" (last)" if i == len(its) - 1 and len(its) > 1 else ""), "value": it})
+    return out

@@ -142,10 +142,11 @@ def register(app) -> None:
 
     from tdacnn.app.widgets import control_id
 
+    # the request is an Input: a page opened on ?tab=depth gets its request after the tab (the URL is read first)
     app.callback(Output("dynamics-grid", "children"), Input("tabs", "value"),
-                 State("explore-request", "data"))(update_dynamics)
+                 Input("explore-request", "data"))(update_dynamics)
     app.callback(Output("depth-grid", "children"), Input("tabs", "value"),
-                 State("explore-request", "data"))(update_depth)
+                 Input("explore-request", "data"))(update_depth)
     app.callback(Output("tabs", "value", allow_duplicate=True),
                  Output(control_id("layer"), "value", allow_duplicate=True),
                  Output(control_id("iteration"), "value", allow_duplicate=True),

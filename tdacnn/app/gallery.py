@@ -111,8 +111,7 @@ def show_gallery(selection, request_data: dict | None):
     else:
         overlap = summary.n_memberships > n
         heading = (f"{len(node_ids)} nodes selected: {n} filter{'s' if n != 1 else ''}"
-                   + (f", each counted once (the nodes overlap: {summary.n_memberships} memberships)"
-                      if overlap else ""))
+                   + (f" ({summary.n_memberships} with overlaps)" if overlap else ""))
     children = [
         html.H4(heading, **{"data-filters": str(n), "data-nodes": ",".join(node_ids)}),
         html.Div([html.Img(src=filter_data_uri(summary.mean_filter, size=64), className="thumb-mean",

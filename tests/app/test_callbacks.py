@@ -32,9 +32,17 @@ def test_parse_request_builds_stage_params():
     assert isinstance(r.mapper.n_cubes, int)
 
 
+def test_empty_or_auto_values_are_left_to_the_data():
+    r = parse_request({"source": "run:x", "distance_cut": None, "k": "auto", "p": "", "n_cubes": 7})
+    assert {"distance_cut", "k", "p"} <= r.auto and "n_cubes" not in r.auto
+    assert r.mapper.n_cubes == 7
+    assert "k=" not in to_query(r) and "n_cubes=7" in to_query(r)
+
+
 @pytest.mark.parametrize("over, match", [
     ({"eps": -1}, "eps must be a positive number"),
-    ({"distance_cut": None}, "distance cut: enter a number"),
+    ({"distance_cut": 0}, "distance_cut must be a positive number"),
+    ({"k": "lots"}, "k .*: 'lots' is not a number"),
     ({"k": 2.5}, "k .* must be a whole number"),
     ({"overlap": 1.5}, "overlap must be a fraction"),
     ({"n_cubes": "many"}, "intervals: 'many' is not a number"),

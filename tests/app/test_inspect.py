@@ -160,7 +160,8 @@ def test_node_ids_are_deterministic_for_the_same_parameters(synthetic_home):
         a = Analysis()  # no shared cache: computed twice from scratch
         dense = a.dense(a.cloud(ws, CloudParams(layer=2)), DensityParams(k=30, p=50))
         graphs.append(a.graph(dense, MapperParams(lens="pca2", n_cubes=6, overlap=0.5)))
-    assert [(n.id, n.members.tolist()) for n in graphs[0].nodes] == [(n.id, n.members.tolist()) for n in graphs[1].nodes]
+    first, second = ([(n.id, n.members.tolist()) for n in g.nodes] for g in graphs)
+    assert first == second
 
 
 # ---- callbacks ------------------------------------------------------------------------

@@ -25,11 +25,11 @@
   }
 
   var api = {
-    /* a request for another graph → "computing …" over the (dimmed) graph on the page */
+    /* a request for another graph → "computing …" over the (dimmed) graph on the page; its summary dims */
     markBusy: function (request, memory) {
-      if (!request || request.error) { return [nu(), nu()]; }
-      if (memory && !memory.error && graphPart(memory.request) === graphPart(request)) { return [nu(), nu()]; }
-      return ['computing the graph of ' + describe(request) + ' …', 'graph-overlay busy'];
+      if (!request || request.error) { return [nu(), nu(), nu()]; }
+      if (memory && !memory.error && graphPart(memory.request) === graphPart(request)) { return [nu(), nu(), nu()]; }
+      return ['computing the graph of ' + describe(request) + ' …', 'graph-overlay busy', 'summary stale'];
     },
 
     /* a graph was drawn (or failed) → fit it to the view, the overlay, the values computed from the
@@ -38,8 +38,8 @@
       var values = Array.prototype.slice.call(arguments, 3);
       var names = (config && config.auto) || [];
       var keep = names.map(function () { return nu(); });
-      if (!memory) { return [nu(), '', 'graph-overlay'].concat(keep); }
-      if (memory.error) { return [nu(), memory.error, 'graph-overlay error'].concat(keep); }
+      if (!memory) { return [nu(), '', 'graph-overlay', 'summary'].concat(keep); }
+      if (memory.error) { return [nu(), memory.error, 'graph-overlay error', 'summary'].concat(keep); }
       var layout = {name: 'preset', fit: true, padding: 30, animate: false, graph: memory.stamp};
       var resolved = memory.resolved || {};
       var isAuto = new Set(auto || []);
@@ -48,7 +48,7 @@
         return (isAuto.has(name) && v !== undefined && v !== null && v !== values[i]) ? v : nu();
       });
       var message = memory.message || '';
-      return [layout, message, message ? 'graph-overlay note' : 'graph-overlay'].concat(outs);
+      return [layout, message, message ? 'graph-overlay note' : 'graph-overlay', 'summary'].concat(outs);
     },
 
     /* automatic names → each automatic control's wrapper class (shows "auto" or the "auto" button) */

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: torchvision vgg16's conv layers, (in, out) in network order.
 _CFG = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
         (256, 512), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]  # fmt: skip
-_OLD_APP = {"k": 30, "p": 50.0, "n_cubes": 6, "overlap": 0.5, "distance_cut": 0.5}
+_OLD_APP = {"k": 30, "p": 50.0, "n_cubes": 6, "overlap": 0.5, "distance_cut": 0.5, "eps": 0.5, "min_samples": 3}
 _OLD_CLI = {"k": 100, "p": 30.0, "n_cubes": 10, "overlap": 0.3, "distance_cut": 0.5}
 
 
@@ -149,7 +149,8 @@ def _run(cmd: list[str], env: dict, timeout: float) -> dict:
         res["timed_out"] = timeout
         return res
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} failed: {''.join(err_chunks)[-2000:]}")
+        res["error"] = "".join(err_chunks).strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        return res
     lines = "".join(out_chunks).strip().splitlines()
     out = json.loads(lines[-1]) if lines else {}
     out.pop("h1", None)  # the CLI's bars: hundreds of numbers, not what is measured here
@@ -169,8 +170,10 @@ def measure(layer: int, timeout: float, skip_old: bool) -> dict:
                  "timeout_s": timeout, "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="tdacnn-deep-") as tmp:
         tmp = Path(tmp)
-        run, pth = build_sources(tmp)
-        res["layer_shape"] = list(vgg16_conv_stack()[layer - 1].shape)
+        # built in a child: a child forked from a big parent would count the parent's pages in its peak RSS
+        subprocess.run(me + ["--child", "build", str(tmp)], cwd=REPO, env=_env(tmp), check=True)
+        run, pth = tmp / "vgg16-run", tmp / "vgg16.pth"
+        res["layer_shape"] = [_CFG[layer - 1][1], _CFG[layer - 1][0], 3, 3]
         paths = {
             "app_new": me + ["--child", "app", str(run), "--layer", str(layer)],
             "cli_new": [sys.executable, "-c", "import sys; from tdacnn.cli import main; sys.exit(main())",
@@ -186,7 +189,7 @@ def measure(layer: int, timeout: float, skip_old: bool) -> dict:
     res["load_avg_after"] = os.getloadavg()[0]
     for kind in ("app", "cli"):
         new, old = res.get(f"{kind}_new"), res.get(f"{kind}_today")
-        if not new or not old:
+        if not new or not old or "error" in new or "error" in old:
             continue
         key = "first_graph_s" if kind == "app" else "wall_s"
         t_new = new[key]
@@ -198,6 +201,8 @@ def measure(layer: int, timeout: float, skip_old: bool) -> dict:
 
 
 def _fmt_path(label: str, r: dict, kind: str) -> str:
+    if "error" in r:
+        return f"  {label:<11} failed: {r['error'][0]}"
     if "timed_out" in r:
         return f"  {label:<11} no graph within {r['timed_out']:.0f} s (stopped); peak RSS ≥ {r['peak_rss_mb']:.0f} MB"
     if kind == "app":
@@ -219,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         sys.path.insert(0, str(REPO))
         kind, path = args.child
+        if kind == "build":
+            build_sources(Path(path))
+            return 0
         out = (_child_app(path, args.layer, old=kind == "app-old") if kind.startswith("app")
                else _child_cli_old(path, args.layer))
         print(json.dumps(out, default=str))

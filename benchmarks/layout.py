@@ -152,7 +152,8 @@ def main() -> None:
                 f"{r['ours_covered_pairs']} covered pairs, {r['ours_extent_edges']:.0f} edges wide")
         if "before_s" in r:
             line += (f" | before {r['before_s']:.2f} s ({r['speedup_vs_before']:.1f}x), "
-                     f"{r['before_covered_pairs']} covered, {r['before_extent_edges']:.0f} wide | spring {r['spring_s']:.2f} s "
+                     f"{r['before_covered_pairs']} covered, {r['before_extent_edges']:.0f} wide | "
+                     f"spring {r['spring_s']:.2f} s "
                      f"({r['speedup_vs_spring']:.1f}x), {r['spring_covered_pairs']} covered, "
                      f"{r['spring_extent_edges']:.0f} wide")
         print(line)

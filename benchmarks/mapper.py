@@ -35,7 +35,7 @@ def main() -> None:
     from tdacnn.topology.params import DensityParams, MapperParams
 
     a = Analysis()
-    dense = a.dense(a.natural(args.n, 0.0, 0), DensityParams(k=15, p=30))
+    dense = a.dense(a.natural(args.n, 0.0, 0), DensityParams(k=15, p=30, max_points=None))  # all 66,667: 20,000 kept
     res: dict = {"points": len(dense), "load_avg_before": os.getloadavg()[0]}
 
     first = MapperParams(lens="pca2", n_cubes=10, overlap=0.3, clusterer="single", distance_cut=0.5)

@@ -200,6 +200,7 @@ class WeightSet:
             path = path / RUN_WEIGHTS_FILE
         if not path.is_file():
             raise WeightSetError(f"no weight set found at {path}")
+        _check_budget(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 if "header" not in z.files:
@@ -224,3 +225,24 @@ class WeightSet:
     ) -> "WeightSet":
         """One entry per array, networks numbered 0.. (for filter files and tests)."""
         return cls([WeightEntry(i, layer, iteration, np.asarray(w), layer_name) for i, w in enumerate(weights)])
+
+
+def _check_budget(path: Path) -> None:
+    """Refuse a weight-set file whose arrays add up to more than :func:`tdacnn.limits.file_budget`
+    (all of them are read), before reading any of them.
+
+    Raises
+    ------
+    WeightSetError
+    """
+    from tdacnn.errors import UserError
+    from tdacnn.limits import check_archive, check_file_read
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_archive(path, zf)
+            check_file_read(path, sum(info.file_size for info in zf.infolist()), "holds arrays of")
+    except UserError as exc:
+        raise WeightSetError(str(exc)) from None
+    except (OSError, ValueError, zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError) as exc:
+        raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from None

@@ -1,6 +1,7 @@
 """The Explore view's callbacks: one Mapper graph with thumbnails, its barcode, and the controls.
 
-Data flow on the page (components in :mod:`tdacnn.app.explore_layout`)::
+Data flow on the page (components in :mod:`tdacnn.app.explore_layout`; the
+controls' side, up to the request, in :mod:`tdacnn.app.explore_controls`)::
 
     url.search ─▶ load_url ─▶ controls, tab, barcode mode, automatic names, notice, explore-ready
     controls, explore-ready, explore-auto ─▶ parse_view ─▶ explore-request (Store), explore-query, explore-auto
@@ -26,21 +27,23 @@ graph is laid out afresh, and every new graph is fitted to the view.
 
 The URL is written with ``history.replaceState`` (not through ``dcc.Location``),
 so writing it never re-triggers ``load_url``: no callback cycle.  Every callback
-is a module-level function (tests call them directly) registered in
+is a module-level function (tests call them directly; those of
+:mod:`tdacnn.app.explore_controls` are re-exported here) registered in
 :func:`register`; the JavaScript is in ``assets/explore.js``.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import textwrap
-from typing import Any, Iterable
+from typing import Any
 
-from dash import ALL, ClientsideFunction, Input, Output, State, callback_context, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, html, no_update
 
-from tdacnn.app import inspect, services, url
-from tdacnn.app.controls import AUTO_CONTROLS, CONTROLS, ExploreRequest, parse_request, to_query
+from tdacnn.app import inspect, services
+from tdacnn.app.controls import AUTO_CONTROLS, CONTROLS, ExploreRequest
+from tdacnn.app.explore_controls import (load_session, load_url, parse_controls, parse_view, reset_auto, track_auto,
+                                         update_selectors)
 from tdacnn.app.explore_layout import ECHOED, default_source, layout
 from tdacnn.app.persistence_controls import barcode_view
 from tdacnn.app.widgets import AUTO_RESET, control_id, ctl_id
@@ -55,155 +58,6 @@ __all__ = ["layout", "register", "default_source", "load_url", "update_selectors
 log = logging.getLogger(__name__)
 
 NO_NODES = "no nodes: loosen the clusterer (bigger distance cut/eps) or keep more points"
-
-
-# ---- the URL and sessions --------------------------------------------------------
-def load_url(search: str | None):
-    """Page load: what the URL asks for, each value checked (:func:`tdacnn.app.url.read_query`).
-
-    Returns
-    -------
-    tuple
-        One value per control (:data:`CONTROLS`; no_update where the URL says
-        nothing or the value was dropped), then the layer and iteration choices of
-        the URL's source, the automatic names, the tab, the barcode mode, the
-        notice (one sentence per value dropped), and ``True`` for ``explore-ready``
-        (the page asks for no graph before the URL has been read).  All but the
-        last are no_update for an empty query.
-    """
-    n_extra = 6
-    if not (search or "").lstrip("?"):
-        return (no_update,) * (len(CONTROLS) + n_extra) + (True,)
-    state = url.read_query(search, default_source=default_source())
-    explicit = {name for name in AUTO_CONTROLS if state.controls.get(name) is not None}
-    controls = tuple(no_update if state.controls.get(n) is None else state.controls[n] for n in CONTROLS)
-    notice = [html.Span("This link asked for values that cannot be shown:"),
-              html.Ul([html.Li(p) for p in state.problems])] if state.problems else ""
-    return (*controls,
-            state.layer_options if state.layer_options is not None else no_update,
-            state.iteration_options if state.iteration_options is not None else no_update,
-            sorted(set(AUTO_CONTROLS) - explicit),
-            state.view.get("tab", no_update), state.view.get("mode", no_update), notice, True)
-
-
-def load_session(contents: str | None, filename: str | None):
-    """An uploaded session file (or graph JSON export) → (query to open, notice)."""
-    if not contents:
-        return no_update, no_update
-    try:
-        _, _, data = contents.partition(",")
-        query = url.session_query(base64.b64decode(data, validate=False))
-    except (UserError, ValueError) as exc:
-        return no_update, f"{filename or 'The file'}: {exc}"
-    return {"query": query}, ""
-
-
-# ---- controls → request ----------------------------------------------------------
-def update_selectors(source: str | None, layer: int | None, iteration: int | None):
-    """A new source or layer: refresh the layer and iteration choices (keep valid values)."""
-    if not source:
-        return [], [], None, None
-    try:
-        ws = services.load_source(source)
-    except (UserError, ValueError):
-        return [], [], None, None
-    layers = services.layer_options(ws)
-    valid_layers = [o["value"] for o in layers]
-    new_layer = layer if layer in valid_layers else services.initial_layer(source, ws)
-    its = services.iteration_options(ws, new_layer)
-    valid_its = [o["value"] for o in its]
-    new_it = iteration if iteration in valid_its else (valid_its[-1] if valid_its else None)
-    return (layers, its, new_layer if new_layer != layer else no_update,
-            new_it if new_it != iteration else no_update)
-
-
-def parse_controls(*values):
-    """Control values (in :data:`CONTROLS` order; None for an automatic one) → the request
-    (a dict) and the URL query; or the error."""
-    try:
-        request = parse_request(dict(zip(CONTROLS, values)))
-    except (UserError, ValueError) as exc:
-        return {"error": str(exc)}, no_update
-    return request.to_dict(), to_query(request)
-
-
-def track_auto(values: dict[str, Any], auto: Iterable[str], resolved: dict[str, Any],
-               changed: Iterable[str]) -> set[str]:
-    """The names that stay automatic after ``changed`` controls moved.
-
-    A control shows the value computed from the data while automatic; one that
-    the user moved (a value different from ``resolved``) becomes explicit.  An
-    emptied box stays, or becomes, automatic (:func:`parse_request` reads an
-    empty value as "from the data").
-    """
-    auto = set(auto)
-    for name in changed:
-        if name in auto and values.get(name) not in (None, "") and values.get(name) != resolved.get(name):
-            auto.discard(name)
-    return auto
-
-
-def _triggered_controls() -> list[str]:
-    try:
-        props = callback_context.triggered_prop_ids
-    except Exception:  # noqa: BLE001 - called outside a callback (tests)
-        return []
-    names = {control_id(n): n for n in CONTROLS}
-    return [names[p.rsplit(".", 1)[0]] for p in props if p.rsplit(".", 1)[0] in names]
-
-
-def _selection_pending(source: Any, layer: Any, iteration: Any) -> bool:
-    """Whether ``layer``/``iteration`` are not (yet) the source's: the selectors are about to fix them."""
-    try:
-        ws = services.load_source(source)
-    except (UserError, ValueError):
-        return False  # the graph callback explains it
-    if layer is not None and layer not in ws.layers():
-        return True
-    return iteration is not None and layer is not None and iteration not in ws.iterations(layer)
-
-
-def parse_view(*args):
-    """Controls, the automatic names, the graph drawn and the current request → (request, query, automatic names).
-
-    The registered form of :func:`parse_controls`: automatic controls are passed
-    on as None (the data decides), and a request equal to the current one is not
-    sent again (the values the graph computed, written back into the controls,
-    ask for nothing new).  After a change of source or layer, a layer or
-    iteration that the source does not have asks for nothing either:
-    :func:`update_selectors` is about to replace it (no graph of a wrong layer,
-    no passing error).
-    """
-    n = len(CONTROLS)
-    values = dict(zip(CONTROLS, args[:n]))
-    ready, auto_state, memory, current = (list(args[n:]) + [True, None, None, None])[:4]
-    if not ready:  # the URL has not been read yet: its view, not the default one, is the first computed
-        return no_update, no_update, no_update
-    changed = _triggered_controls()
-    if {"source", "layer"} & set(changed) and _selection_pending(values["source"], values["layer"],
-                                                                 values["iteration"]):
-        return no_update, no_update, no_update
-    resolved = (memory or {}).get("resolved") or {}
-    auto = track_auto(values, AUTO_CONTROLS if auto_state is None else auto_state, resolved, changed)
-    data, query = parse_controls(*[None if name in auto else values[name] for name in CONTROLS])
-    if "error" not in data:
-        auto = set(ExploreRequest.from_dict(data).auto) & set(AUTO_CONTROLS)
-    new_auto = sorted(auto)
-    return (no_update if data == current else data, query,
-            no_update if auto_state is not None and sorted(auto_state) == new_auto else new_auto)
-
-
-def reset_auto(_clicks: Any, _all: Any, auto_state: list[str] | None):
-    """An "auto" button (or "all automatic") → that control (or every one) back to the data."""
-    trigger = getattr(callback_context, "triggered_id", None)
-    auto = set(auto_state or ())
-    if trigger == "explore-auto-all":
-        auto = set(AUTO_CONTROLS)
-    elif isinstance(trigger, dict) and trigger.get("name") in AUTO_CONTROLS:
-        auto.add(trigger["name"])
-    else:
-        return no_update
-    return sorted(auto)
 
 
 # ---- request → graph, barcode, histogram ------------------------------------------
@@ -258,10 +112,15 @@ def _same_graph(memory_data: dict | None, request: ExploreRequest) -> bool:
         return False
 
 
-def _failed(message: str, request_data: dict | None):
+def _stamp(memory_data: dict | None) -> int:
+    stamp = (memory_data or {}).get("stamp")
+    return stamp if isinstance(stamp, int) else 0
+
+
+def _failed(message: str, request_data: dict | None, memory_data: dict | None):
     """No graph: everything it drew is cleared, the sentence goes over the graph and in the status line."""
-    return [], [], [], message, {"error": message, "request": None if "error" in (request_data or {})
-                                 else request_data}
+    return [], [], [], message, {"error": message, "stamp": _stamp(memory_data),
+                                 "request": None if "error" in (request_data or {}) else request_data}
 
 
 def update_graph(request_data: dict | None, memory_data: dict | None):
@@ -284,12 +143,11 @@ def update_graph(request_data: dict | None, memory_data: dict | None):
         elements = graph_elements(result.graph, previous, members_space=result.members_space(),
                                   space=result.space, points=points)
     except (UserError, ValueError) as exc:
-        return _failed(str(exc), request_data)
+        return _failed(str(exc), request_data, memory_data)
     except Exception as exc:  # noqa: BLE001 - show one sentence, log the rest
         log.exception("graph failed")
-        return _failed(f"could not compute the graph: {exc}", request_data)
-    stamp = (memory_data or {}).get("stamp", 0) + 1 if isinstance((memory_data or {}).get("stamp"), int) else 1
-    memory = {"request": request.to_dict(), "space": result.space, "stamp": stamp,
+        return _failed(f"could not compute the graph: {exc}", request_data, memory_data)
+    memory = {"request": request.to_dict(), "space": result.space, "stamp": _stamp(memory_data) + 1,
               "resolved": dict(result.resolved),
               "positions": {el["data"]["id"]: [el["position"]["x"], el["position"]["y"]]
                             for el in elements if "position" in el},
@@ -386,11 +244,12 @@ def register(app) -> None:
     # clientside (assets/explore.js): no round trip
     app.clientside_callback(_js("markBusy"), Output("explore-graph-message", "children", allow_duplicate=True),
                             Output("explore-graph-overlay", "className", allow_duplicate=True),
+                            Output("explore-summary", "className", allow_duplicate=True),
                             Input("explore-request", "data"), State("explore-memory", "data"),
                             prevent_initial_call=True)
     app.clientside_callback(_js("afterGraph"), Output("explore-graph", "layout"),
                             Output("explore-graph-message", "children"), Output("explore-graph-overlay", "className"),
-                            *auto_values, Input("explore-memory", "data"), State("explore-auto", "data"),
+                            Output("explore-summary", "className"), *auto_values, Input("explore-memory", "data"), State("explore-auto", "data"),
                             State("explore-config", "data"), *[State(control_id(n), "value") for n in AUTO_CONTROLS],
                             prevent_initial_call=True)
     app.clientside_callback(_js("autoMarks"), *[Output(ctl_id(n), "className") for n in AUTO_CONTROLS],

@@ -13,7 +13,7 @@ from dash import dcc, html
 from tdacnn.app import inspect, services
 from tdacnn.app.controls import AUTO_CONTROLS, DEFAULTS
 from tdacnn.app.persistence_controls import persistence_group
-from tdacnn.app.url import OWNED_KEYS, SLIDER_RANGES, VIEW_DEFAULTS
+from tdacnn.app.url import MAX_SESSION_BYTES, OWNED_KEYS, SLIDER_RANGES, VIEW_DEFAULTS
 from tdacnn.app.widgets import control_id, label, number_input, slider
 from tdacnn.errors import UserError
 from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
@@ -122,9 +122,12 @@ def _controls(source: str | None) -> html.Div:
         html.Div([
             html.Button("Save session", id="explore-session-save", className="btn",
                         title="download this view (source, layer, every setting, tab, selection) as a JSON file"),
-            dcc.Upload(html.Button("Load session…", className="btn", id="explore-session-load-btn"),
-                       id="explore-session-upload", accept=".json,application/json", max_size=2**20,
-                       multiple=False),
+            # a file far too big for a session is refused at once, with a sentence (assets/upload_limit.js)
+            html.Div(dcc.Upload(html.Button("Load session…", className="btn", id="explore-session-load-btn"),
+                                id="explore-session-upload", accept=".json,application/json", multiple=False),
+                     **{"data-max-upload-bytes": str(MAX_SESSION_BYTES), "data-error-id": "explore-notice",
+                        "data-oversize": "{name} is {size} MB: a session file is a few kB (save one with "
+                                         "'Save session')"}),
         ], className="btn-row"),
         html.Div("A session file, or a graph's JSON export, brings its view back.", className="hint"),
         dcc.Download(id="explore-download"),
@@ -170,8 +173,10 @@ def layout() -> html.Div:
                                 {"label": "persistence diagram", "value": "diagram"}]),
         dcc.Loading(dcc.Graph(id="explore-barcode", figure=empty_figure("computing the barcode…"),
                               config=EXPORT_CONFIG), type="dot", delay_show=400),
-        dcc.Graph(id="explore-orientation", figure=empty_figure("", height=260),
-                  config={**EXPORT_CONFIG, "toImageButtonOptions": {"format": "png", "filename": "orientation"}}),
+        dcc.Loading(dcc.Graph(id="explore-orientation", figure=empty_figure("", height=260),
+                              config={**EXPORT_CONFIG,
+                                      "toImageButtonOptions": {"format": "png", "filename": "orientation"}}),
+                    type="dot", delay_show=400),
     ], className="side-col")
     return html.Div([
         dcc.Store(id="explore-request"),

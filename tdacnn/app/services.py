@@ -24,6 +24,7 @@ from tdacnn.app.controls import ExploreRequest
 from tdacnn.app.selectors import (initial_layer, iteration_options, layer_options, layer_problem, layer_problems,
                                   list_sources, load_source, opened_sources)
 from tdacnn.errors import UserError
+from tdacnn.limits import cloud_memory
 from tdacnn.topology.params import PersistenceParams, check_against_cloud
 from tdacnn.weights import WeightSet
 
@@ -169,7 +170,8 @@ def resolve(request: ExploreRequest) -> ExploreRequest:
         ws = load_source(request.source)
         cparams = _cloud_params(ws, request)
         analysis = get_analysis()
-        cloud = analysis.cloud(ws, cparams)
+        with cloud_memory(ws, cparams):  # refused with a sentence past TDACNN_MEMORY_LIMIT_MB
+            cloud = analysis.cloud(ws, cparams)
         check_against_cloud(len(cloud))
         values = request.controls()
         fixed = {name: values[name] for name in AUTO_NAMES if name not in request.auto}
@@ -186,7 +188,8 @@ def _dense(request: ExploreRequest):
         ws = load_source(request.source)
         cparams = _cloud_params(ws, request)
         analysis = get_analysis()
-        cloud = analysis.cloud(ws, cparams)
+        with cloud_memory(ws, cparams):
+            cloud = analysis.cloud(ws, cparams)
         check_against_cloud(len(cloud), request.density)
         return cloud, analysis.dense(cloud, request.density)
 

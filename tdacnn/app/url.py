@@ -29,7 +29,7 @@ from tdacnn.errors import UserError
 from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
 
 __all__ = ["VIEW_DEFAULTS", "TABS", "MODES", "OWNED_KEYS", "SLIDER_RANGES", "UrlState", "read_query",
-           "session_file", "session_query", "SESSION_FORMAT"]
+           "session_file", "session_query", "SESSION_FORMAT", "MAX_SESSION_BYTES"]
 
 #: View state in the URL beside the controls, with the values left out of it.
 VIEW_DEFAULTS = {"tab": "explore", "mode": "barcode"}

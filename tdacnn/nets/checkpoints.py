@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 from tdacnn.nets.layers import MODULE_TYPES_KEY, ConvLayer, discover_conv_layers, fold_batchnorm, to_oihw
 from tdacnn.nets.own_format import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from tdacnn.nets.safeload import MAX_UPLOAD_BYTES, TensorSource, open_tensors, safe_upload_name
@@ -97,7 +97,7 @@ def _array_layers(src: TensorSource) -> list[ConvLayer]:
             layers.append(ConvLayer(i, name, shape, shape, n))  # type: ignore[arg-type]
         else:
             raise UserError(
-                f"array {name!r} in {src.path.name} has shape {shape}; a filter array must be "
+                f"array {quote(name)} in {src.path.name} has shape {shape}; a filter array must be "
                 "(out, in, kh, kw) or (n, kh, kw) or (n, kh*kw) with square kernels, e.g. (64, 3, 3) or (64, 9)"
             )
     return layers
@@ -199,7 +199,7 @@ def _pick(layers: list[ConvLayer], wanted: Sequence[int | str] | None, label: st
     for w in wanted:
         layer = by_name.get(w) if isinstance(w, str) else by_index.get(int(w))
         if layer is None:
-            raise UserError(f"{label} has no conv layer {w!r}; its conv layers are 1 to {len(layers)}")
+            raise UserError(f"{label} has no conv layer {quote(w)}; its conv layers are 1 to {len(layers)}")
         chosen.append(layer)
     return chosen
 

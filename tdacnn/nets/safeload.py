@@ -37,7 +37,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
+from tdacnn.limits import check_archive, check_file_read
 from tdacnn.nets.safeload_numpy import _open_npy, _open_npz
 from tdacnn.nets.safeload_safetensors import _open_safetensors
 from tdacnn.nets.tensor_source import MAX_TENSOR_BYTES, Format, TensorSource, _first_line, natural_key
@@ -109,10 +110,12 @@ def sniff_format(path: Path) -> Format:
         return "npy"
     if head.startswith(b"PK"):
         try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
+            zf = zipfile.ZipFile(path)
         except Exception as exc:  # noqa: BLE001 - BadZipFile, NotImplementedError, OverflowError ...
             raise UserError(f"{path.name} is a damaged or truncated zip archive ({_first_line(exc)})") from None
+        with zf:  # declared sizes first: a small archive may unpack to gigabytes
+            check_archive(path, zf)
+            names = zf.namelist()
         if any(n.endswith("data.pkl") for n in names):
             return "torch-zip"
         if names and all(n.endswith(".npy") for n in names):
@@ -167,6 +170,8 @@ def _open_torch(path: Path, fmt: Format) -> TensorSource:
     from tdacnn.nets.pickle_scan import refusal
     from tdacnn.nets.unwrap import unwrap_checkpoint
 
+    if fmt == "torch-legacy":  # no mmap for the old format: torch reads the whole file into memory
+        check_file_read(path, path.stat().st_size, "(an old-style torch.save file, read whole into memory) holds")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
             warnings.simplefilter("ignore", UserWarning)
@@ -181,8 +186,9 @@ def _open_torch(path: Path, fmt: Format) -> TensorSource:
     tensors, extras = unwrap_checkpoint(obj, path.name)
     for name, t in tensors.items():
         if t.numel() * t.element_size() > MAX_TENSOR_BYTES:
-            raise UserError(f"tensor {name!r} in {path.name} is too large ({tuple(t.shape)})")
+            raise UserError(f"tensor {quote(name)} in {path.name} is too large ({tuple(t.shape)})")
     shapes = {n: tuple(int(s) for s in t.shape) for n, t in tensors.items()}
+    itemsizes = {n: int(t.element_size()) for n, t in tensors.items()}
 
     def get(name: str) -> np.ndarray:
         t = tensors[name].detach()
@@ -190,7 +196,8 @@ def _open_torch(path: Path, fmt: Format) -> TensorSource:
             t = t.to(torch.float32)
         return t.numpy()
 
-    return TensorSource(path, fmt, list(tensors), shapes, extras, "stored", get, tensors.clear, tensors.__getitem__)
+    return TensorSource(path, fmt, list(tensors), shapes, extras, "stored", get, tensors.clear, tensors.__getitem__,
+                        itemsizes=itemsizes)
 
 
 def _reason(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 from tdacnn.nets.tensor_source import MAX_TENSOR_BYTES, Format, TensorSource, _first_line
 
 
@@ -46,13 +46,13 @@ def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
 def _check_array_decl(path: Path, name: str, shape: tuple[int, ...], dtype: np.dtype, room: int) -> None:
     """Refuse an array that is not numeric or declares more than ``room`` (or ``MAX_TENSOR_BYTES``) bytes."""
     if dtype.hasobject:
-        raise UserError(f"array {name!r} in {path.name} holds Python objects; tdacnn only reads numeric arrays")
+        raise UserError(f"array {quote(name)} in {path.name} holds Python objects; tdacnn only reads numeric arrays")
     if dtype.kind not in "fiub":
-        raise UserError(f"array {name!r} in {path.name} is not numeric (dtype {dtype})")
+        raise UserError(f"array {quote(name)} in {path.name} is not numeric (dtype {dtype})")
     nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if nbytes > MAX_TENSOR_BYTES or nbytes > room:
         raise UserError(
-            f"array {name!r} in {path.name} declares shape {shape} ({nbytes} bytes) "
+            f"array {quote(name)} in {path.name} declares shape {shape} ({nbytes} bytes) "
             f"but the file holds at most {room} bytes; it is damaged or hostile"
         )
 
@@ -74,12 +74,13 @@ def _open_npy(path: Path, fmt: Format) -> TensorSource:
         except (ValueError, OSError) as exc:
             raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from None
 
-    return TensorSource(path, fmt, [name], {name: shape}, {}, "stored", get, None)
+    return TensorSource(path, fmt, [name], {name: shape}, {}, "stored", get, None, itemsizes={name: dtype.itemsize})
 
 
 def _open_npz(path: Path, fmt: Format) -> TensorSource:
     """A :class:`TensorSource` over the arrays of a ``.npz`` file, in stored order, each read on demand."""
     shapes: dict[str, tuple[int, ...]] = {}
+    itemsizes: dict[str, int] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
@@ -88,6 +89,7 @@ def _open_npz(path: Path, fmt: Format) -> TensorSource:
                     shape, dtype = _npy_header(fh)
                 _check_array_decl(path, name, shape, dtype, info.file_size)
                 shapes[name] = shape
+                itemsizes[name] = dtype.itemsize
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - zlib.error, NotImplementedError ... from hostile archives
@@ -98,6 +100,6 @@ def _open_npz(path: Path, fmt: Format) -> TensorSource:
         try:
             return npz[name]
         except Exception as exc:  # noqa: BLE001 - as above, for the array data
-            raise UserError(f"array {name!r} in {path.name} is damaged ({_first_line(exc)})") from None
+            raise UserError(f"array {quote(name)} in {path.name} is damaged ({_first_line(exc)})") from None
 
-    return TensorSource(path, fmt, list(shapes), shapes, {}, "stored", get, npz.close)
+    return TensorSource(path, fmt, list(shapes), shapes, {}, "stored", get, npz.close, itemsizes=itemsizes)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 from tdacnn.nets.tensor_source import MAX_TENSOR_BYTES, Format, TensorSource, _first_line, natural_key
 
 #: Largest safetensors JSON header accepted (the format itself caps it at 100 MB).
@@ -62,11 +62,11 @@ def _check_safetensors_header(path: Path) -> dict[str, Any]:
             begin, end = (int(x) for x in info["data_offsets"])
             width = _ST_DTYPE_BYTES[info["dtype"]]
         except (KeyError, TypeError, ValueError):
-            raise UserError(f"{path.name}: tensor {name!r} has a damaged safetensors entry") from None
+            raise UserError(f"{path.name}: tensor {quote(name)} has a damaged safetensors entry") from None
         nbytes = width * int(np.prod(shape, dtype=object))
         if min(shape, default=0) < 0 or nbytes > MAX_TENSOR_BYTES or end > data_len or begin < 0 or end - begin != nbytes:
             raise UserError(
-                f"{path.name}: tensor {name!r} declares shape {tuple(shape)} ({nbytes} bytes) "
+                f"{path.name}: tensor {quote(name)} declares shape {tuple(shape)} ({nbytes} bytes) "
                 f"but the file holds {data_len} bytes of data; it is damaged or hostile"
             )
     return header
@@ -98,4 +98,6 @@ def _open_safetensors(path: Path, fmt: Format) -> TensorSource:
     def close() -> None:
         handle.__exit__(None, None, None)
 
-    return TensorSource(path, fmt, names, shapes, extras, "natural-name", get, close, handle.get_tensor)
+    itemsizes = {k: _ST_DTYPE_BYTES[header[k]["dtype"]] for k in names}
+    return TensorSource(path, fmt, names, shapes, extras, "natural-name", get, close, handle.get_tensor,
+                        itemsizes=itemsizes)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 
 __all__ = ["MAX_TENSOR_BYTES", "Format", "TensorSource", "natural_key"]
 
@@ -45,6 +45,13 @@ class TensorSource:
         checkpoint's ``format``/``config``/``arch`` ...), plain Python values only.
     order : str
         ``"stored"`` or ``"natural-name"``.
+    itemsizes : dict of str to int
+        Bytes per value as stored (4 when not given).
+
+    Everything read from the file through :meth:`get` and :meth:`tensor` is added up,
+    from the declared shapes, before it is read: past :func:`tdacnn.limits.file_budget`
+    the read is refused with a sentence (a small compressed file cannot make a job
+    hold gigabytes).
     """
 
     path: Path
@@ -56,6 +63,16 @@ class TensorSource:
     _getter: Callable[[str], np.ndarray] | None = None
     _close: Callable[[], None] | None = None
     _native: Callable[[str], Any] | None = None
+    itemsizes: dict[str, int] = field(default_factory=dict)
+    bytes_read: int = 0
+
+    def _account(self, name: str, itemsize: int) -> None:
+        """Count ``name``'s bytes as read (at ``itemsize`` a value), or refuse past the file budget."""
+        from tdacnn.limits import check_file_read
+
+        nbytes = int(np.prod(self.shapes[name], dtype=np.int64)) * itemsize
+        check_file_read(self.path, self.bytes_read + nbytes, ": reading its tensors would take")
+        self.bytes_read += nbytes
 
     def get(self, name: str) -> np.ndarray:
         """The tensor ``name`` as a float32/float64 numpy array (a private copy).
@@ -66,18 +83,19 @@ class TensorSource:
             If the tensor holds NaN or infinite values, or is not numeric.
         """
         if name not in self.shapes:
-            raise UserError(f"{self.path.name} has no tensor named {name!r}")
+            raise UserError(f"{self.path.name} has no tensor named {quote(name)}")
+        self._account(name, 8 if self.itemsizes.get(name) == 8 else 4)  # float64 stays float64, the rest float32
         try:
             arr = self._getter(name)  # type: ignore[misc]
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - sparse/quantized tensors, damaged data
-            raise UserError(f"tensor {name!r} in {self.path.name} cannot be read ({_first_line(exc)})") from None
+            raise UserError(f"tensor {quote(name)} in {self.path.name} cannot be read ({_first_line(exc)})") from None
         if arr.dtype.kind not in "fiub":
-            raise UserError(f"tensor {name!r} in {self.path.name} is not real-valued (dtype {arr.dtype})")
+            raise UserError(f"tensor {quote(name)} in {self.path.name} is not real-valued (dtype {arr.dtype})")
         arr = np.array(arr, dtype=np.float64 if arr.dtype == np.float64 else np.float32, copy=True)
         if not np.all(np.isfinite(arr)):
-            raise UserError(f"tensor {name!r} in {self.path.name} contains NaN or infinite values")
+            raise UserError(f"tensor {quote(name)} in {self.path.name} contains NaN or infinite values")
         return arr
 
     def tensor(self, name: str) -> Any:
@@ -85,7 +103,8 @@ class TensorSource:
         import torch
 
         if name not in self.shapes:
-            raise UserError(f"{self.path.name} has no tensor named {name!r}")
+            raise UserError(f"{self.path.name} has no tensor named {quote(name)}")
+        self._account(name, self.itemsizes.get(name, 4))
         if self._native is not None:
             return self._native(name).detach().clone()
         return torch.from_numpy(np.array(self._getter(name), copy=True))  # type: ignore[misc]

@@ -245,7 +245,7 @@ def analyse_cloud(ctx: Context, cloud, label: str, k: int | None = None, small: 
         cloud = cloud.subset(np.sort(rng.choice(n_all, size=s.max_points, replace=False)))
     n = len(cloud)
     k = density_k(n, s) if k is None else max(1, min(int(k), n - 1))
-    density = DensityParams(k=k, p=s.density_p)
+    density = DensityParams(k=k, p=s.density_p, max_points=None)  # already subsampled above, with its own seed
     dense = ctx.analysis.dense(cloud, density)
     mparams = mapper_params(s, dense.cloud.points)
     graph = ctx.analysis.graph(dense, mparams)

@@ -12,9 +12,10 @@ subspace of R⁹, and one dimension fewer speeds up the tree.
 A huge cloud (a deep layer: 512×512 slices = 262,144 points) is first reduced to a
 seeded uniform sample of ``DensityParams.max_points`` points (:func:`sample_indices`),
 as Carlsson et al. (2008) worked on 50,000-point samples of 4.5 million patches:
-the k-NN search costs about n·k·log n and more on unstructured clouds (uniform
-points on the 7-sphere: 262,144 points at k = 300 took 452 s, a 20,000 sample
-3.4 s of CPU; ``benchmarks/deep_layer.py``).
+the search grows faster than n·k, the more so on unstructured clouds (uniform
+points on the 7-sphere at k = 300: 262,144 points took 452 s on 2 cores, a
+20,000 sample 3.7 s of CPU; ``benchmarks/deep_layer.py``, and
+:data:`~tdacnn.topology.params.MAX_POINTS` for how the sample size was chosen).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ measured for the device (see ``benchmarks/train.py``):
 - CPU with several cores: a pool of single-threaded worker processes, each
   training its share of networks one after another (``pool``).  Processes are
   started with the ``spawn`` method, so this works from a forked child (the
-  Dash job runner) without inheriting its OpenMP or CUDA state;
+  Dash job runner) without inheriting its OpenMP or CUDA state, its sockets or
+  its other files; each worker dies with the process that started it
+  (``PR_SET_PDEATHSIG``), and one that dies stops the training at once;
 - otherwise one network after another in this process (``serial``).
 
 Every layout gives each network the same seeds and minibatches; on the CPU
@@ -312,13 +314,21 @@ def _main_not_reimported():
         main.__dict__.update(saved)
 
 
+def _worker_entry(parent_pid: int, *args: Any) -> None:
+    """A pool worker: die with the process that started it, then train (:func:`~tdacnn.training.single.worker_main`)."""
+    from tdacnn.lifeline import die_with_parent
+    from tdacnn.training.single import worker_main
+
+    die_with_parent(parent_pid)
+    worker_main(*args)
+
+
 def _train_pool(cfg: TrainConfig, networks: list[int], state: Path | None, workers: int,
                 tracker: _Tracker, should_stop: Callable[[], bool]) -> list[NetResult]:
     """Train ``networks`` in ``workers`` spawned single-threaded processes."""
     import multiprocessing as mp
 
     from tdacnn.errors import UserError
-    from tdacnn.training.single import worker_main
 
     ctx = mp.get_context("spawn")
     tasks, results_q, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -326,8 +336,8 @@ def _train_pool(cfg: TrainConfig, networks: list[int], state: Path | None, worke
         tasks.put(i)
     for _ in range(workers):
         tasks.put(None)
-    procs = [ctx.Process(target=worker_main, args=(cfg.to_dict(), str(state) if state else None, tasks, results_q, stop),
-                         daemon=True) for _ in range(workers)]
+    args = (os.getpid(), cfg.to_dict(), str(state) if state else None, tasks, results_q, stop)
+    procs = [ctx.Process(target=_worker_entry, args=args, daemon=True) for _ in range(workers)]
     with _main_not_reimported():
         for p in procs:
             p.start()
@@ -341,10 +351,13 @@ def _train_pool(cfg: TrainConfig, networks: list[int], state: Path | None, worke
             try:
                 kind, payload = results_q.get(timeout=0.1)
             except queue_mod.Empty:
-                if not any(p.is_alive() for p in procs) and results_q.empty():
-                    # a worker died without saying goodbye (killed, out of memory)
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead or (not any(p.is_alive() for p in procs) and results_q.empty()):
+                    # a worker died without saying goodbye (killed, out of memory): its networks will
+                    # never finish, so stop the others now rather than when they are done
                     if finished < workers and error is None:
-                        error = (False, "a training worker process died unexpectedly")
+                        status = f" (exit status {dead[0]})" if dead else ""
+                        error = (False, f"a training worker process died unexpectedly{status}")
                     break
                 continue
             if kind == "step":
@@ -358,10 +371,11 @@ def _train_pool(cfg: TrainConfig, networks: list[int], state: Path | None, worke
                 finished += 1
     finally:
         stop.set()
+        deadline = time.monotonic() + 10
         for p in procs:
-            p.join(timeout=10)
+            p.join(timeout=max(deadline - time.monotonic(), 0.1))
             if p.is_alive():
-                p.terminate()
+                p.kill()
                 p.join()
     if error is not None:
         is_user, msg = error

@@ -251,6 +251,11 @@ def test_session_saved_and_loaded_back(live_app, page, tmp_path):
     page.set_input_files("#explore-session-upload input[type=file]", str(bad))
     page.wait_for_function("() => /notes.json: this file is not a session: not JSON/"
                            ".test(document.getElementById('explore-notice').textContent)")
+    huge = tmp_path / "huge.json"
+    huge.write_text(" " * (3 * 2**20))
+    page.set_input_files("#explore-session-upload input[type=file]", str(huge))
+    page.wait_for_function("() => /huge.json is 3.0 MB: a session file is a few kB/"
+                           ".test(document.getElementById('explore-notice').textContent)")
     page.set_input_files("#explore-session-upload input[type=file]", str(path))
     page.wait_for_url("**n_cubes=9**")
     wait_for_graph(page)
@@ -272,7 +277,9 @@ def test_a_slow_first_graph_says_what_is_computed(live_app, page):
     page.wait_for_function("() => getComputedStyle(document.getElementById('explore-graph-overlay')).opacity > 0.9")
     save(page, "explore-computing.png", ".graph-col")
     assert page.evaluate(POSITIONS) == before  # the old graph is under the veil, dimmed, until the new one comes
+    assert "stale" in page.evaluate("() => document.getElementById('explore-summary').className")  # its summary too
     summary_has(page, "40,960 filters", timeout=240_000)
     page.wait_for_function(f"() => ({OVERLAY})() === 'graph-overlay'")
+    assert page.evaluate("() => document.getElementById('explore-summary').className") == "summary"
     page.wait_for_function(INSIDE)
     assert page.console_errors == []

@@ -101,7 +101,7 @@ def test_load_url_sets_persistence_controls():
     out = explore.load_url("?thresh=inf&n_perm=nan")
     by = dict(zip(CONTROLS, out))
     assert by["thresh"] is no_update and by["n_perm"] is no_update  # dropped, never handed to a control
-    notice = [li.children for li in out[-1][1].children]  # the sentences, one per dropped value
+    notice = [li.children for li in out[-2][1].children]  # the sentences, one per dropped value (then "ready")
     assert any("threshold: enter a finite number" in s for s in notice)
     assert any("landmarks: enter a finite number" in s for s in notice)
     with pytest.raises(UserError, match="landmarks: enter a finite number"):

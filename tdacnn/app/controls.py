@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
-from tdacnn.errors import UserError
-from tdacnn.topology.defaults import AUTO_NAMES
+from tdacnn.errors import UserError, quote
+from tdacnn.topology.defaults import AUTO_NAMES, DENSITY_NAMES
 from tdacnn.topology.params import CHANNEL_MODES, CloudParams, DensityParams, MapperParams, PersistenceParams, \
     is_prime
 
@@ -37,6 +37,8 @@ MAX_COEFF = 97
 #: Controls whose value comes from the data unless the user sets one (:mod:`tdacnn.topology.defaults`):
 #: ``None`` (an empty box, or ``"auto"``) means "from the data".
 AUTO_CONTROLS: tuple[str, ...] = AUTO_NAMES
+#: The auto names the barcode depends on (it is computed on the density-filtered cloud, not the Mapper).
+_DENSITY_AUTO = frozenset(DENSITY_NAMES)
 #: The word a control (or the URL) may use for "from the data".
 AUTO = "auto"
 
@@ -109,8 +111,9 @@ class ExploreRequest:
                 "maxdim": self.persistence.maxdim, "coeff": self.persistence.coeff,
                 "thresh": None if math.isinf(self.persistence.thresh) else self.persistence.thresh}
 
-    def _auto_key(self) -> str:
-        return f"/auto={','.join(sorted(self.auto))}" if self.auto else ""
+    def _auto_key(self, names: frozenset | None = None) -> str:
+        auto = self.auto if names is None else self.auto & names
+        return f"/auto={','.join(sorted(auto))}" if auto else ""
 
     def key(self) -> str:
         """Key of the Mapper graph (and of what else depends only on the filtered cloud): no persistence."""
@@ -118,7 +121,7 @@ class ExploreRequest:
 
     def barcode_key(self) -> str:
         """Key of the barcode: the filtered cloud and the persistence settings (not the Mapper)."""
-        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.persistence.key()}{self._auto_key()}"
+        return f"{self.source}/{self.cloud.key()}/{self.density.key()}/{self.persistence.key()}{self._auto_key(_DENSITY_AUTO)}"
 
     def resolved_values(self) -> dict[str, Any]:
         """``{name: value}`` of the :data:`AUTO_CONTROLS` as this request holds them."""
@@ -133,16 +136,16 @@ def _number(name: str, value: Any, integer: bool, optional: bool = False):
             return None
         raise UserError(f"{label}: enter a number")
     if isinstance(value, bool):
-        raise UserError(f"{label}: enter a number; got {value!r}")
+        raise UserError(f"{label}: enter a number; got {quote(value)}")
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise UserError(f"{label}: {value!r} is not a number") from None
+        raise UserError(f"{label}: {quote(value)} is not a number") from None
     if not math.isfinite(x):
-        raise UserError(f"{label}: enter a finite number; got {value!r}")
+        raise UserError(f"{label}: enter a finite number; got {quote(value)}")
     if integer:
         if x != int(x):
-            raise UserError(f"{label} must be a whole number; got {value!r}")
+            raise UserError(f"{label} must be a whole number; got {quote(value)}")
         return int(x)
     return x
 
@@ -172,7 +175,7 @@ def parse_request(values: Mapping[str, Any]) -> ExploreRequest:
             channels = int(channels)
         except ValueError:
             raise UserError(f"channels must be one of {', '.join(CHANNEL_MODES)} or an input-channel number; "
-                            f"got {channels!r}") from None
+                            f"got {quote(channels)}") from None
     if not v["source"]:
         raise UserError("choose a source")
     return ExploreRequest(
@@ -205,17 +208,17 @@ def _persistence(v: Mapping[str, Any]) -> PersistenceParams:
         n_perm = _number("n_perm", raw, integer=True)
         if n_perm < 2:
             raise UserError(f"landmarks must be a whole number ≥ 2, or {ALL_LANDMARKS!r} for every point; "
-                            f"got {raw!r}")
+                            f"got {quote(raw)}")
     maxdim = _number("maxdim", v["maxdim"], integer=True)
     if maxdim not in (0, 1, 2):
-        raise UserError(f"max dimension must be 0, 1 or 2; got {v['maxdim']!r}")
+        raise UserError(f"max dimension must be 0, 1 or 2; got {quote(v['maxdim'])}")
     coeff = _number("coeff", v["coeff"], integer=True)
     if coeff > MAX_COEFF or not is_prime(coeff):  # the bound first: no primality test of a huge number
         raise UserError(f"coefficient prime p must be a prime from 2 to {MAX_COEFF} (Z/p coefficients); "
-                        f"got {v['coeff']!r}")
+                        f"got {quote(v['coeff'])}")
     thresh = _number("thresh", v["thresh"], integer=False, optional=True)
     if thresh is not None and thresh <= 0:
-        raise UserError(f"threshold must be a positive distance (leave it empty for none); got {v['thresh']!r}")
+        raise UserError(f"threshold must be a positive distance (leave it empty for none); got {quote(v['thresh'])}")
     return PersistenceParams(maxdim=maxdim, n_perm=n_perm, thresh=math.inf if thresh is None else thresh,
                              coeff=coeff)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 
 __all__ = ["TrainRequest", "DATASETS", "LIMITS", "parse_snapshots", "check_id", "ID_PATTERN"]
 
@@ -25,19 +25,19 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 def check_id(value: Any, what: str = "id") -> str:
     """Return ``value`` if it is a safe single-component name, else raise UserError."""
     if not isinstance(value, str) or not ID_PATTERN.match(value) or ".." in value:
-        raise UserError(f"{what} {value!r} is not a valid name (letters, digits, '.', '_', '-')")
+        raise UserError(f"{what} {quote(value)} is not a valid name (letters, digits, '.', '_', '-')")
     return value
 
 
 def _int(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool):
-        raise UserError(f"{name} must be a whole number from {lo} to {hi}; got {value!r}")
+        raise UserError(f"{name} must be a whole number from {lo} to {hi}; got {quote(value)}")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or not lo <= value <= hi:
-        raise UserError(f"{name} must be a whole number from {lo} to {hi}; got {value!r}")
+        raise UserError(f"{name} must be a whole number from {lo} to {hi}; got {quote(value)}")
     return value
 
 
@@ -53,7 +53,7 @@ def parse_snapshots(text: Any, iterations: int) -> tuple[int, ...]:
     elif isinstance(text, (list, tuple)):
         parts = list(text)
     else:
-        raise UserError(f"snapshot iterations must be a list of whole numbers like '0, 100, 500'; got {text!r}")
+        raise UserError(f"snapshot iterations must be a list of whole numbers like '0, 100, 500'; got {quote(text)}")
     values = sorted({_int("a snapshot iteration", p, 0, iterations) for p in parts})
     if len(values) > LIMITS["snapshots"]:
         raise UserError(f"at most {LIMITS['snapshots']} snapshot iterations; got {len(values)}")
@@ -94,7 +94,7 @@ class TrainRequest:
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
-            raise UserError(f"dataset must be one of {', '.join(DATASETS)}; got {self.dataset!r}")
+            raise UserError(f"dataset must be one of {', '.join(DATASETS)}; got {quote(self.dataset)}")
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass normalisation
         set_("conv1", _int("conv1 (filters of layer 1)", self.conv1, 1, LIMITS["filters"]))
         set_("conv2", _int("conv2 (filters of layer 2)", self.conv2, 1, LIMITS["filters"]))
@@ -108,7 +108,7 @@ class TrainRequest:
         if not isinstance(self.data_root, str) or "\x00" in self.data_root or len(self.data_root) > 1000:
             raise UserError("the data folder must be a folder path on the server")
         if not isinstance(self.download, bool):
-            raise UserError(f"download must be true or false; got {self.download!r}")
+            raise UserError(f"download must be true or false; got {quote(self.download)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tdacnn import config
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 from tdacnn.jobs.requests import check_id
 from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
 
@@ -40,7 +40,7 @@ def _inside(base: Path, name: str) -> Path:
     base = base.resolve()
     path = (base / name).resolve()
     if path.parent != base:
-        raise UserError(f"source {name!r} is not a valid name")
+        raise UserError(f"source {quote(name)} is not a valid name")
     return path
 
 
@@ -56,7 +56,7 @@ def source_path(source_id: str) -> Path:
         path = config.DEFAULT_RUN
     else:
         if not isinstance(source_id, str) or ":" not in source_id:
-            raise UserError(f"unknown source {source_id!r}")
+            raise UserError(f"unknown source {quote(source_id)}")
         kind, name = source_id.split(":", 1)
         check_id(name, "source name")
         if kind == "run":
@@ -66,9 +66,9 @@ def source_path(source_id: str) -> Path:
         elif kind == "folder" and name in (opened := _opened_folders()):
             path = Path(opened[name])
         else:
-            raise UserError(f"unknown source {source_id!r}")
+            raise UserError(f"unknown source {quote(source_id)}")
     if not (path / RUN_WEIGHTS_FILE).is_file():
-        raise UserError(f"source {source_id!r} does not exist (or has no weights yet)")
+        raise UserError(f"source {quote(source_id)} does not exist (or has no weights yet)")
     return path
 
 
@@ -206,4 +206,4 @@ def load_source(source_id: str) -> WeightSet:
     try:
         return _load(str(weights), weights.stat().st_mtime_ns)
     except (WeightSetError, OSError, EOFError, zlib.error) as exc:  # a damaged file on disk
-        raise UserError(f"source {source_id!r} cannot be read: {exc}") from None
+        raise UserError(f"source {quote(source_id)} cannot be read: {exc}") from None

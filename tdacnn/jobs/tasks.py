@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tdacnn import config
-from tdacnn.errors import UserError
+from tdacnn.errors import UserError, quote
 from tdacnn.jobs.queue import JobCancelled, train_slot
 from tdacnn.jobs.requests import TrainRequest, check_id
 from tdacnn.jobs.store import Job, JobRegistry, job_registry
@@ -201,7 +201,8 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
         layers = list_conv_layers(path)
         ws = read_weightset([path])
     except UserError as exc:  # the loader names the staged file; say which upload it was
-        raise UserError(f"{name}: {exc}") from None
+        text = str(exc).replace(path.name, name)
+        raise UserError(text if name in text else f"{name}: {text}") from None
     except (ValueError, OSError, EOFError, RuntimeError) as exc:
         raise UserError(f"{name} could not be read as a checkpoint ({type(exc).__name__}: {exc})") from None
     finally:
@@ -248,7 +249,7 @@ def _heartbeat(registry: JobRegistry, job_id: str):
 def start_job(kind: str, params: dict, registry: JobRegistry | None = None) -> Job:
     """Record a new queued job (validating its parameters first, in the caller's process)."""
     if kind not in JOB_KINDS:
-        raise UserError(f"unknown job kind {kind!r}")
+        raise UserError(f"unknown job kind {quote(kind)}")
     if kind == "train":
         params = TrainRequest.from_dict(params).to_dict()
     return (registry or job_registry()).create(kind, params)
@@ -259,7 +260,7 @@ def rerun_job(job_id: str, changes: dict | None = None, registry: JobRegistry | 
     registry = registry or job_registry()
     old = registry.get(job_id)
     if old is None:
-        raise UserError(f"no job {job_id!r}")
+        raise UserError(f"no job {quote(job_id)}")
     params = {k: v for k, v in old.params.items() if k not in ("shards", "children")}
     return start_job(old.kind, {**params, **(changes or {})}, registry)
 
@@ -273,7 +274,7 @@ def run_job(job_id: str, progress: ProgressFn = _noop, registry: JobRegistry | N
     registry = registry or job_registry()
     job = registry.get(job_id)
     if job is None:
-        raise UserError(f"no job {job_id!r}")
+        raise UserError(f"no job {quote(job_id)}")
     if job.terminal:
         return job
     now = time.time()

@@ -133,7 +133,8 @@ def test_persistence_change_neither_recomputes_nor_redraws_the_graph(synthetic_h
     d2 = request_data(maxdim=2, n_perm="all", coeff=3)
     r1, r2 = ExploreRequest.from_dict(d1), ExploreRequest.from_dict(d2)
     g1, g2 = services.compute_graph(r1), services.compute_graph(r2)
-    assert g2.graph is g1.graph and g2.request == r2  # one memo entry, each answer names its own request
+    # one memo entry, each answer names its own request (with the values resolved from the data)
+    assert g2.graph is g1.graph and g2.request == services.resolve(r2) and g2.request.persistence == r2.persistence
 
     def fail(_request):
         raise AssertionError("the graph was recomputed")

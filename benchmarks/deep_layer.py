@@ -144,7 +144,8 @@ def _run(cmd: list[str], env: dict, timeout: float) -> dict:
     for r in readers:
         r.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    res: dict = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+    # CPU seconds (all threads) say more than wall time on a busy machine
+    res: dict = {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
     if killed.is_set():
         res["timed_out"] = timeout
         return res
@@ -204,13 +205,16 @@ def _fmt_path(label: str, r: dict, kind: str) -> str:
     if "error" in r:
         return f"  {label:<11} failed: {r['error'][0]}"
     if "timed_out" in r:
-        return f"  {label:<11} no graph within {r['timed_out']:.0f} s (stopped); peak RSS ≥ {r['peak_rss_mb']:.0f} MB"
+        return (f"  {label:<11} no graph within {r['timed_out']:.0f} s (stopped; CPU {r['cpu_s']:.0f} s); "
+                f"peak RSS ≥ {r['peak_rss_mb']:.0f} MB")
     if kind == "app":
         return (f"  {label:<11} first graph {r['first_graph_s']:.1f} s (compute {r['graph_compute_s']:.1f} s), "
-                f"then barcode {r['barcode_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB; "
+                f"then barcode {r['barcode_s']:.1f} s; process CPU {r['cpu_s']:.1f} s; "
+                f"peak RSS {r['peak_rss_mb']:.0f} MB; "
                 f"{r['points']:,} points → {r['sampled']:,} sampled → {r['kept']:,} kept; "
                 f"graph {r['summary']['nodes']} nodes, {r['summary']['components']} component(s)")
-    return f"  {label:<11} whole command {r['wall_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB"
+    return (f"  {label:<11} whole command {r['wall_s']:.1f} s (CPU {r['cpu_s']:.1f} s); "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:

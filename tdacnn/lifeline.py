@@ -105,10 +105,16 @@ def release_server_sockets() -> int:
             try:
                 if not stat.S_ISSOCK(os.fstat(fd).st_mode):
                     continue
-                with socket.socket(fileno=os.dup(fd)) as s:  # a duplicate: closing it leaves fd alone
+                dup = os.dup(fd)  # looked at through a duplicate: closing it leaves fd alone
+            except OSError:
+                continue
+            try:
+                with socket.socket(fileno=dup) as s:
                     listening = s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
                     tcp = s.family in (socket.AF_INET, socket.AF_INET6)
             except OSError:
+                with contextlib.suppress(OSError):
+                    os.close(dup)
                 continue
             if listening or tcp:
                 if devnull < 0:

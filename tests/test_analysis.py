@@ -97,3 +97,30 @@ def test_errors(weightset):
         a.dense(cloud, DensityParams(k=len(cloud), p=30))
     with pytest.raises(UserError, match="iteration 5 was not saved for layer 1"):
         a.cloud(weightset, CloudParams(iteration=5))
+
+
+def test_cloud_is_keyed_by_its_own_layer_only(weightset, monkeypatch):
+    """A deep network's other layers are neither hashed nor able to make a stored cloud stale."""
+    from tdacnn.weights import WeightEntry
+
+    other = np.ones((4, 8, 3, 3))
+    ws_a = WeightSet(list(weightset.entries) + [WeightEntry(0, 2, 100, other)])
+    ws_b = WeightSet(list(weightset.entries) + [WeightEntry(0, 2, 100, 2 * other)])
+    assert ws_a.key(1) == ws_b.key(1) == weightset.key(1) and ws_a.key() != ws_b.key()
+    a = Analysis()
+    cloud = a.cloud(ws_a, CloudParams(layer=1))
+    monkeypatch.setattr("tdacnn.topology.points.cloud_from_weightset", lambda *_: pytest.fail("recomputed"))
+    assert a.cloud(ws_b, CloudParams(layer=1)) is cloud
+
+
+def test_weight_sets_are_saved_uncompressed_and_compressed_ones_still_load(weightset, tmp_path):
+    import zipfile
+
+    path = weightset.save(tmp_path / "run")
+    with zipfile.ZipFile(path) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
+    assert WeightSet.load(path).key() == weightset.key()
+    # a file written by an earlier version (deflated) reads the same
+    with np.load(path) as z:
+        np.savez_compressed(tmp_path / "old.npz", **{k: z[k] for k in z.files})
+    assert WeightSet.load(tmp_path / "old.npz").key() == weightset.key()

@@ -202,7 +202,7 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
         ws = read_weightset([path])
     except UserError as exc:  # the loader names the staged file; say which upload it was
         text = str(exc).replace(path.name, name)
-        raise UserError(text if name in text else f"{name}: {text}") from None
+        raise UserError(text if text.startswith(name) else f"{name}: {text}") from None
     except (ValueError, OSError, EOFError, RuntimeError) as exc:
         raise UserError(f"{name} could not be read as a checkpoint ({type(exc).__name__}: {exc})") from None
     finally:

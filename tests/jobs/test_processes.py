@@ -24,7 +24,7 @@ import pytest
 
 from tdacnn.jobs.store import JobRegistry
 from tdacnn.jobs.tasks import start_job
-from tdacnn.lifeline import die_with_parent, release_server_sockets
+from tdacnn.lifeline import release_server_sockets
 
 REPO = Path(__file__).resolve().parents[2]
 #: A training that runs far longer than any test: it is always stopped mid-way.
@@ -161,7 +161,8 @@ def test_kill_9_of_the_app_mid_training_leaves_nothing_and_the_port_serves_again
         _kill_all(tree)
 
 
-def test_kill_9_of_the_runner_ends_its_training_workers_and_fails_the_job(tdacnn_home):
+@pytest.mark.parametrize("how", ["kill -9 of the runner", "cancel"])
+def test_a_stopped_job_leaves_no_training_worker_and_a_true_state(tdacnn_home, how):
     from tdacnn.jobs.runner import run_job_isolated
 
     registry = JobRegistry()
@@ -174,14 +175,21 @@ def test_kill_9_of_the_runner_ends_its_training_workers_and_fails_the_job(tdacnn
         running = _wait(lambda: _training(registry, job.id), 180, "the training to run",
                         lambda: f"job: {registry.get(job.id)}")
         runner = psutil.Process(running.pid)
-        workers = runner.children(recursive=True)
-        print("runner's children:", _describe(workers))
-        runner.kill()  # a crash of the job process (segfault, OOM kill)
-        thread.join(60)
-        assert not thread.is_alive()
-        assert result[0].status == "failed" and "stopped unexpectedly (exit status -9)" in result[0].message, result
+        workers = [runner, *runner.children(recursive=True)]
+        print("runner and its children:", _describe(workers))
+        if how == "cancel":
+            registry.request_cancel(job.id)  # what the Cancel button asks
+        else:
+            runner.kill()  # a crash of the job process (segfault, OOM kill)
+        thread.join(120)
+        assert not thread.is_alive(), f"job: {registry.get(job.id)}"
+        if how == "cancel":
+            assert result[0].status == "cancelled", result
+        else:
+            assert result[0].status == "failed" and "stopped unexpectedly (exit status -9)" in result[0].message, result
         _wait(lambda: not _alive(workers), 30, "the training workers to end",
               lambda: f"still alive: {_describe(_alive(workers))}")
+        assert not _group(runner.pid), _describe(_group(runner.pid))
     finally:
         registry.request_cancel(job.id)
         thread.join(60)

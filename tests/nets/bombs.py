@@ -14,8 +14,8 @@ import numpy as np
 _CHUNK = bytes(16 * 2**20)
 
 
-def write_zero_npz(path: Path, arrays: dict[str, tuple[tuple[int, ...], str]], extra: dict[str, np.ndarray] | None = None,
-                   row: np.ndarray | None = None) -> Path:
+def write_zero_npz(path: Path, arrays: dict[str, tuple[tuple[int, ...], str]],
+                   extra: dict[str, np.ndarray] | None = None, row: np.ndarray | None = None) -> Path:
     """An ``.npz`` (deflated, like ``np.savez_compressed``) of all-zero arrays of the given shapes and dtypes.
 
     ``row`` (e.g. one 3×3 filter, in each array's dtype) repeats instead of zeros: every

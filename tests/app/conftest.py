@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -29,7 +30,11 @@ import pytest
 from tdacnn.weights import WeightEntry, WeightSet
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: Where browser tests write screenshots: the README's folder when asked
+#: (``TDACNN_REFRESH_SCREENSHOTS=1 bash scripts/test.sh tests/app``), else a scratch folder,
+#: so that an ordinary test run leaves the working tree as it was.
+SCREENSHOTS = (REPO / "docs" / "screenshots" if os.environ.get("TDACNN_REFRESH_SCREENSHOTS")
+               else Path(tempfile.gettempdir()) / "tdacnn-screenshots")
 
 
 def gradient(theta: float) -> np.ndarray:

@@ -8,9 +8,12 @@ sharing the store.  The k-NN table of a cloud is searched once for a ``k_max``
 (``max(k, 300)`` rounded up to a hundred) and reused for every k ≤ k_max and
 every p.  A cloud larger than ``DensityParams.max_points`` is density-filtered on
 a seeded uniform sample of that size (the k-NN table is the sample's).  Values
-are plain picklable objects (numpy arrays and dataclasses).  ``progress``, if
-given, is called with one line before each stage that has to be computed (not
-found in the store), e.g. ``"k-NN distances of 20,000 sampled points"``.
+are plain picklable objects (numpy arrays and dataclasses).
+
+Progress: ``Analysis(progress=callable)``, and within ``with analysis.reporting(callable):``
+for the calls of one thread (one request of the app, which shares one Analysis
+between threads), is called with one line before each stage that has to be
+computed (not found in the store), e.g. ``"k-NN distances of 20,000 points (k ≤ 300)"``.
 
 Example
 -------
@@ -24,6 +27,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -115,13 +119,26 @@ class Analysis:
         self._memo_size = memo_size
         self._memo_lock = threading.Lock()  # the app shares one Analysis between callback threads
         self.progress = progress
+        self._local = threading.local()  # per-thread progress (:meth:`reporting`)
 
     # ---- plumbing ------------------------------------------------------
+    @contextlib.contextmanager
+    def reporting(self, progress: Callable[[str], None]):
+        """Within the block, this thread's stage messages also go to ``progress``."""
+        previous = getattr(self._local, "progress", None)
+        self._local.progress = progress
+        try:
+            yield self
+        finally:
+            self._local.progress = previous
+
     def _report(self, message: str) -> None:
         log.info("%s", message)
-        if self.progress is not None:
+        for progress in (self.progress, getattr(self._local, "progress", None)):
+            if progress is None:
+                continue
             try:
-                self.progress(message)
+                progress(message)
             except Exception as exc:  # noqa: BLE001 - a broken progress display must not stop the analysis
                 log.warning("progress callback failed: %s", exc)
 

@@ -83,3 +83,29 @@ def test_stress_layout_stops_early_near_the_converged_answer():
     early = stress(stress_layout(dist))
     full = stress(stress_layout(dist, iterations=300, tol=0.0))
     assert early <= 1.03 * full  # stopped when no node moves 2 px an iteration: within a few % of the end
+
+
+class _CountingEdges(list):
+    """An edge list that counts how often it is read through."""
+
+    reads = 0
+
+    def __iter__(self):
+        type(self).reads += 1
+        return super().__iter__()
+
+
+def test_many_components_read_the_edges_a_few_times_not_once_per_component():
+    # a tiny distance cut on 10,000 points gave 10,000 components and 12,000 edges: reading every
+    # edge once per component took minutes before the graph reached the page
+    ids = [f"n{i}" for i in range(600)]
+    edges = _CountingEdges((ids[i], ids[i + 1]) for i in range(0, 600, 3))  # 200 pairs, 400 singletons
+    _CountingEdges.reads = 0
+    pos = layout.fresh_layout(ids, edges)
+    reads = _CountingEdges.reads
+    assert len(layout._components(ids, list(edges))) == 400
+    assert reads <= 3, f"the edge list was read {reads} times for 400 components"
+    xy = np.array([pos[i] for i in ids])
+    assert not cKDTree(xy).query_pairs(layout.MIN_DISTANCE * 0.999)
+    index = {n: i for i, n in enumerate(ids)}
+    assert all(np.linalg.norm(xy[index[a]] - xy[index[b]]) < 2 * layout.EDGE_LENGTH for a, b in edges)

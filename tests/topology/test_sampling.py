@@ -123,3 +123,17 @@ def test_cloud_key_is_computed_once_and_survives_pickling(monkeypatch):
     assert cloud.key() == key
     assert pickle.loads(pickle.dumps(cloud)).key() == key
     assert cloud.subset(np.arange(10)).__dict__.get("_key") is None  # a new cloud gets its own key
+
+
+def test_reporting_sends_one_threads_stages_to_its_own_display():
+    import threading
+
+    a = Analysis()
+    mine: list[str] = []
+    with a.reporting(mine.append):
+        thread = threading.Thread(target=lambda: a.dense(_cloud(900, seed=1), DensityParams(k=10)))
+        thread.start()
+        thread.join()  # another thread's stage: not mine
+        a.dense(_cloud(800), DensityParams(k=10))
+    a.dense(_cloud(700), DensityParams(k=10))  # after the block: nobody's
+    assert mine == ["k-NN distances of 800 points (k ≤ 300)"]

@@ -113,4 +113,22 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.tdacnnExplore = Object.assign({}, window.dash_clientside.tdacnnExplore, api);
+
+  /* A number box reports what it holds on Enter and on blur.  Dash 4's number dcc.Input compares an
+     entry with the value the box had when its key handler was made, not with its current value: after
+     the page set a box (a link, a session), emptying it (back to automatic, no threshold) reported
+     nothing, and typing the box's first value back (coeff 2 after ?coeff=3) was ignored — the box
+     said one thing, the graph or barcode showed another. */
+  function reportNumber(event) {
+    var el = event.target;
+    if (!el || el.tagName !== 'INPUT' || el.type !== 'number' || !/^explore-/.test(el.id || '')) { return; }
+    if (event.type === 'keypress' && event.key !== 'Enter') { return; }
+    if (!window.dash_clientside || !window.dash_clientside.set_props) { return; }
+    if (el.validity && el.validity.badInput) { return; }  // not a number: Dash's own handler reports it
+    var raw = el.value.trim();
+    var value = raw === '' ? null : Number(raw);
+    if (value === null || isFinite(value)) { window.dash_clientside.set_props(el.id, {value: value}); }
+  }
+  document.addEventListener('keypress', reportNumber, true);
+  document.addEventListener('blur', reportNumber, true);
 })();

@@ -35,6 +35,7 @@ def _cell(request: ExploreRequest, layer: int, iteration: int, title: str) -> Ce
     req = replace(request, cloud=replace(request.cloud, layer=layer, iteration=iteration))
     try:
         result = services.compute_graph(req)
+        services.check_drawable(result)
         barcode = services.compute_barcode(req, replace(request.persistence, maxdim=1))
     except (UserError, ValueError) as exc:
         return replace(error_cell(title, str(exc)), layer=layer, iteration=iteration)

@@ -88,7 +88,7 @@ def _summary(result: services.GraphResult) -> list:
     n_cloud, n_dense = len(result.cloud), len(result.dense.cloud)
 
     def plural(n, word):
-        return f"{n} {word}{'' if n == 1 else 's'}"
+        return f"{n:,} {word}{'' if n == 1 else 's'}"
 
     return [
         html.Div(f"{plural(s['nodes'], 'node')} · {plural(s['edges'], 'edge')} · "
@@ -138,6 +138,7 @@ def update_graph(request_data: dict | None, memory_data: dict | None):
         if _same_graph(memory_data, request):
             return no_update, no_update, no_update, services.persistence_problem(request), no_update
         result = services.compute_graph(request)
+        services.check_drawable(result)
         previous = _memory(memory_data, result)
         points = inspect.point_info(result)  # provenance and lens: colour modes and tooltips
         elements = graph_elements(result.graph, previous, members_space=result.members_space(),

@@ -156,6 +156,27 @@ def test_bad_value_typed_clears_the_graph_until_fixed(live_app, page):
     assert page.console_errors == []
 
 
+def test_a_box_the_link_set_can_be_emptied_and_set_back(live_app, page):
+    # Dash's number box compared an entry with the box's first value: after a link set it, emptying it
+    # (back to automatic) and typing that first value again (Z/2) were both ignored
+    title = "() => document.querySelector('#explore-barcode .gtitle')?.textContent ?? ''"
+    page.goto(live_app + "/?source=run:synthetic&layer=1&distance_cut=0.3&coeff=3")
+    wait_for_graph(page)
+    page.wait_for_function(f"() => ({title})().includes('Z/3')", timeout=60_000)
+    ctl = "() => document.getElementById('explore-distance_cut-ctl').className"
+    assert "is-explicit" in page.evaluate(ctl)
+    page.locator("#explore-distance_cut").fill("")
+    page.locator("#explore-distance_cut").press("Enter")
+    page.wait_for_function(f"() => ({ctl})().includes('is-auto')")
+    page.wait_for_function("() => !window.location.search.includes('distance_cut')")
+    page.wait_for_function("() => document.getElementById('explore-distance_cut').value !== ''")  # the value used
+    page.locator("#explore-coeff").fill("2")
+    page.locator("#explore-coeff").press("Enter")
+    page.wait_for_function(f"() => ({title})().includes('Z/2')", timeout=60_000)
+    page.wait_for_function("() => !window.location.search.includes('coeff')")
+    assert page.console_errors == []
+
+
 def test_bad_url_values_get_a_sentence_and_no_javascript_error(live_app, page):
     page.goto(live_app + "/?source=run:synthetic&k=abc&layer=999&n_cubes=-3&lens=foo&tab=nope&iteration=x")
     wait_for_graph(page)

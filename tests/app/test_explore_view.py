@@ -157,6 +157,24 @@ def test_after_an_error_the_next_graph_is_drawn_afresh(synthetic_home):
     assert els and status == "" and memory["stamp"] == 1 and "error" not in memory
 
 
+def test_a_graph_too_big_to_draw_is_replaced_by_a_sentence(synthetic_home, monkeypatch):
+    from tdacnn.app import dynamics, services
+    from tdacnn.app.controls import ExploreRequest
+
+    data = request_data(layer=2, distance_cut=0.001, n_cubes=4)  # every point its own node
+    n = services.compute_graph(ExploreRequest.from_dict(data)).summary["nodes"]
+    monkeypatch.setattr(services, "MAX_DRAWN_NODES", n - 1)
+    els, legend, summary, status, memory = explore.update_graph(data, None)
+    assert els == [] and summary == [] and "error" in memory
+    assert status.startswith(f"this graph has {n:,} nodes in ") and "too many to draw" in status
+    assert "raise the distance cut (now 0.001)" in status and "fewer intervals (now 4)" in status
+    cell = dynamics.depth_cells(ExploreRequest.from_dict(data))[1]
+    assert cell.error and "too many to draw" in cell.caption and not cell.elements
+    monkeypatch.setattr(services, "MAX_DRAWN_NODES", n)
+    els, *_ = explore.update_graph(data, None)
+    assert sum("source" not in e["data"] for e in els) == n
+
+
 # ---- sessions -----------------------------------------------------------------------------------
 def upload(obj) -> str:
     raw = obj if isinstance(obj, bytes) else json.dumps(obj).encode()

@@ -19,9 +19,13 @@
 
   function describe(request) {
     var c = request.cloud || {};
-    var layer = (c.layer === null || c.layer === undefined) ? 'the first layer' : 'layer ' + c.layer;
-    var it = (c.iteration === null || c.iteration === undefined) ? 'the last iteration' : 'iteration ' + c.iteration;
-    return layer + ' · ' + it + ' of ' + request.source;
+    var parts = [(c.layer === null || c.layer === undefined) ? 'the first layer' : 'layer ' + c.layer];
+    if (c.iteration === null || c.iteration === undefined) {
+      parts.push('the last iteration');
+    } else if (c.iteration >= 0) {  // a checkpoint's weights have no iteration (-1): none is named
+      parts.push('iteration ' + c.iteration);
+    }
+    return parts.join(' · ') + ' of ' + request.source;
   }
 
   var api = {
@@ -94,11 +98,20 @@
       return nu();
     },
 
-    /* "Save session" → a JSON file: the address bar (every key, the selection too) and the request */
-    saveSession: function (n, request) {
+    /* "Save session" → a JSON file: the address bar (every key, the selection too) and the request, with
+       the values the data gave for its automatic names when the graph on the page is the request's (not the
+       stand-ins a request holds for them until the data decides: p 30 where 50 % was used) */
+    saveSession: function (n, request, memory) {
       if (!n) { return nu(); }
+      var saved = request ? JSON.parse(JSON.stringify(request)) : null;
+      if (saved && memory && !memory.error && memory.resolved && graphPart(memory.request) === graphPart(request)) {
+        Object.keys(memory.resolved).forEach(function (name) {
+          var part = [saved.density, saved.mapper].find(function (p) { return p && name in p; });
+          if (part) { part[name] = memory.resolved[name]; }
+        });
+      }
       var session = {format: 'tdacnn-session', version: 1, saved: new Date().toISOString(),
-                     query: window.location.search, request: request || null};
+                     query: window.location.search, request: saved};
       return {content: JSON.stringify(session, null, 2), filename: 'tdacnn-session.json',
               type: 'application/json'};
     },

@@ -87,12 +87,18 @@ def _request(data):
     return ExploreRequest.from_dict(data)
 
 
+def _loading(grid_id: str, text: str) -> dcc.Loading:
+    """The grid, and while it is computed a sentence saying what (many graphs: it can take a minute)."""
+    busy = html.Div([html.Div(className="multiples-spinner"), html.Span(text)], className="multiples-busy")
+    return dcc.Loading(html.Div(id=grid_id, className="multiples"), custom_spinner=busy, delay_show=300)
+
+
 def dynamics_layout() -> html.Div:
     return html.Div([
         html.P("Mapper graphs of layers 1 and 2 at each saved training iteration, with the parameters set in "
                "Explore (nodes coloured by size: dark = big). Under each: significant H1 bars. "
                "Click a graph to open it in Explore.", className="hint"),
-        dcc.Loading(html.Div(id="dynamics-grid", className="multiples"), type="dot"),
+        _loading("dynamics-grid", "computing the graphs of layers 1 and 2 at every saved iteration …"),
     ], className="tab-body")
 
 
@@ -100,7 +106,8 @@ def depth_layout() -> html.Div:
     return html.Div([
         html.P("One Mapper graph per conv layer (last saved iteration), with the parameters set in Explore. "
                "Click a graph to open it in Explore.", className="hint"),
-        dcc.Loading(html.Div(id="depth-grid", className="multiples"), type="dot"),
+        _loading("depth-grid", "computing one graph per conv layer … (a layer of a deep network takes seconds "
+                               "the first time)"),
     ], className="tab-body")
 
 

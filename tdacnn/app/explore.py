@@ -263,7 +263,7 @@ def register(app) -> None:
                             prevent_initial_call=True)
     app.clientside_callback(_js("saveSession"), Output("explore-session-download", "data"),
                             Input("explore-session-save", "n_clicks"), State("explore-request", "data"),
-                            prevent_initial_call=True)
+                            State("explore-memory", "data"), prevent_initial_call=True)
     app.clientside_callback("function(n) { return n ? '' : window.dash_clientside.no_update; }",
                             Output("explore-notice", "children", allow_duplicate=True),
                             Input("explore-notice-close", "n_clicks"), prevent_initial_call=True)

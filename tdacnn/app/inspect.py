@@ -146,9 +146,14 @@ def pending_selection(search: str | None):
 
 
 def url_color(search: str | None):
-    """Page load: the colour mode of the URL's ``color`` (a mode not known: left as it is)."""
-    mode = _query_value(search, "color")
-    return mode if mode in COLOR_MODES else no_update
+    """Page load: the colour mode of the URL's ``color``; a mode not known falls back to codensity (which
+    takes ``color`` out of the URL; the notice says why: :func:`tdacnn.app.url.read_query`)."""
+    from tdacnn.app.url import COLOR_KEY
+
+    mode = _query_value(search, COLOR_KEY)
+    if mode is None:
+        return no_update
+    return mode if mode in COLOR_MODES else "density"
 
 
 def register(app) -> None:

@@ -350,25 +350,27 @@ def register_callbacks(app) -> None:
     )(request_cancel)
 
     # two callbacks, so that a click on "Load from server path" never sends the upload's contents
-    # along (after a refused upload that used to fail until the page was reloaded)
+    # along (after a refused upload that used to fail until the page was reloaded).  Each clears the
+    # previous load's result: a "done: loaded …" beside a new request's error read as if it had loaded.
     def _receive_upload(contents, filename):
         pending, error = receive_checkpoint("jobs-upload", contents, filename, None)
-        return pending, error, None  # forget the file in the browser once it is staged
+        return pending, error, None, ""  # forget the file in the browser once it is staged
 
     app.callback(
         Output("jobs-load-pending", "data", allow_duplicate=True), Output("jobs-upload-error", "children",
                                                                           allow_duplicate=True),
-        Output("jobs-upload", "contents"),
+        Output("jobs-upload", "contents"), Output("jobs-load-result", "children", allow_duplicate=True),
         Input("jobs-upload", "contents"), State("jobs-upload", "filename"),
         prevent_initial_call=True,
     )(_receive_upload)
 
     def _receive_path(_n, path_text):
-        return receive_checkpoint("jobs-path-load", None, None, path_text)
+        return (*receive_checkpoint("jobs-path-load", None, None, path_text), "")
 
     app.callback(
         Output("jobs-load-pending", "data", allow_duplicate=True), Output("jobs-upload-error", "children",
                                                                           allow_duplicate=True),
+        Output("jobs-load-result", "children", allow_duplicate=True),
         Input("jobs-path-load", "n_clicks"), State("jobs-path", "value"),
         prevent_initial_call=True,
     )(_receive_path)

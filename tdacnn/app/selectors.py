@@ -75,18 +75,33 @@ def _shape(ws: WeightSet, layer: int) -> tuple[int, ...]:
     return tuple(next(e.weight.shape for e in ws.entries if e.layer == layer))
 
 
+#: Notes about a layer's kernel size: the reason a layer cannot be analysed says it already.
+_SHAPE_FLAGS = frozenset({"1x1", "non-3x3"})
+
+
+def _notes(ws: WeightSet, layer: int) -> list[str]:
+    """What the checkpoint said about ``layer`` (``transposed``, ``batchnorm``, ``depthwise?`` ...):
+    the flags of :class:`tdacnn.nets.layers.ConvLayer`, kept by the load job in ``ws.meta["layers"]``."""
+    layers = ws.meta.get("layers") if isinstance(ws.meta, dict) else None
+    info = layers.get(str(layer), layers.get(layer)) if isinstance(layers, dict) else None
+    flags = info.get("flags") if isinstance(info, dict) else None
+    return [f for f in flags or () if isinstance(f, str) and f not in _SHAPE_FLAGS]
+
+
 def layer_options(ws: WeightSet) -> list[dict]:
     """``[{"label": "layer 1 · conv1.weight (32×1×3×3)", "value": 1}, ...]``.
 
     A layer that cannot be analysed is offered disabled, its label saying why:
-    ``"layer 7 · conv.weight (512×1536×1×1) — 1×1: no spatial pattern"``.
+    ``"layer 7 · conv.weight (512×1536×1×1) — 1×1: no spatial pattern"``.  What the
+    checkpoint said about a layer follows its shape, as ``tdacnn layers`` prints it:
+    ``"layer 5 · deconv.weight (8×16×3×3, transposed)"``.
     """
     names = ws.layer_names()
     problems = layer_problems(ws)
     out = []
     for layer in ws.layers():
         name = f" · {names[layer]}" if names.get(layer) else ""
-        label = f"layer {layer}{name} ({'×'.join(map(str, _shape(ws, layer)))})"
+        label = f"layer {layer}{name} ({', '.join(['×'.join(map(str, _shape(ws, layer))), *_notes(ws, layer)])})"
         if layer in problems:
             out.append({"label": f"{label} — {problems[layer]}", "value": layer, "disabled": True})
         else:

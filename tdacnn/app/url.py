@@ -27,14 +27,17 @@ from urllib.parse import parse_qsl, urlencode
 from tdacnn.app.controls import CONTROLS, DEFAULTS, ExploreRequest, from_query, parse_request, to_query
 from tdacnn.errors import UserError
 from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
+from tdacnn.view.node_info import COLOR_MODES
 
-__all__ = ["VIEW_DEFAULTS", "TABS", "MODES", "OWNED_KEYS", "SLIDER_RANGES", "UrlState", "read_query",
+__all__ = ["VIEW_DEFAULTS", "TABS", "MODES", "COLOR_KEY", "OWNED_KEYS", "SLIDER_RANGES", "UrlState", "read_query",
            "session_file", "session_query", "SESSION_FORMAT", "MAX_SESSION_BYTES"]
 
 #: View state in the URL beside the controls, with the values left out of it.
 VIEW_DEFAULTS = {"tab": "explore", "mode": "barcode"}
 TABS = ("explore", "dynamics", "depth", "jobs")
 MODES = ("barcode", "diagram")
+#: The colour-by key (written by :mod:`tdacnn.app.inspect`; checked here, with the other values).
+COLOR_KEY = "color"
 #: Keys this view writes; any other key of the URL is kept as it is.
 OWNED_KEYS = tuple(CONTROLS) + tuple(VIEW_DEFAULTS)
 #: (min, max) of the sliders: a URL value outside would draw a thumb off the track.
@@ -134,6 +137,9 @@ def read_query(search: str | None, sources: list[dict] | None = None,
             else:
                 state.problems.append(f"{name} {value!r} is not one of {', '.join(allowed)}; "
                                       f"{VIEW_DEFAULTS[name]} is shown")
+        elif name == COLOR_KEY:
+            if value not in COLOR_MODES:  # the colour-by control falls back (tdacnn.app.inspect.url_color)
+                state.problems.append(f"color {value!r} is not one of {', '.join(COLOR_MODES)}; codensity is shown")
         elif name in CONTROLS and name not in ("source", "layer", "iteration"):
             try:
                 state.controls[name] = _check_value(name, typed[name])

@@ -11,6 +11,7 @@ Screenshots go to docs/screenshots/.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +178,20 @@ def test_a_box_the_link_set_can_be_emptied_and_set_back(live_app, page):
     assert page.console_errors == []
 
 
+def test_computing_names_the_layer_and_an_iteration_only_where_there_is_one(live_app, page):
+    page.goto(live_app + "/?source=run:synthetic")
+    wait_for_graph(page)
+    busy = ("(cloud) => window.dash_clientside.tdacnnExplore.markBusy({source: 'upload:vgg16', cloud: cloud, "
+            "density: {}, mapper: {}}, null)[0]")
+    assert page.evaluate(busy, {"layer": 9, "iteration": -1}) == "computing the graph of layer 9 of upload:vgg16 …"
+    assert page.evaluate(busy, {"layer": 2, "iteration": 100}) == \
+        "computing the graph of layer 2 · iteration 100 of upload:vgg16 …"
+    assert page.evaluate(busy, {"layer": None, "iteration": None}) == \
+        "computing the graph of the first layer · the last iteration of upload:vgg16 …"
+
+
 def test_bad_url_values_get_a_sentence_and_no_javascript_error(live_app, page):
-    page.goto(live_app + "/?source=run:synthetic&k=abc&layer=999&n_cubes=-3&lens=foo&tab=nope&iteration=x")
+    page.goto(live_app + "/?source=run:synthetic&k=abc&layer=999&n_cubes=-3&lens=foo&tab=nope&iteration=x&color=rainbow")
     wait_for_graph(page)
     page.wait_for_selector("#explore-notice li")
     notes = page.locator("#explore-notice li").all_inner_texts()
@@ -186,11 +199,12 @@ def test_bad_url_values_get_a_sentence_and_no_javascript_error(live_app, page):
     assert any("layer '999' is not in run:synthetic (layers 1 to 2); layer 1 is shown" in n for n in notes), notes
     assert any(n.startswith("n_cubes") for n in notes) and any("lens must be one of" in n for n in notes)
     assert any("tab 'nope'" in n for n in notes) and any("iteration 'x'" in n for n in notes)
+    assert any("color 'rainbow' is not one of" in n for n in notes), notes
     assert page.locator("#explore-k [role=slider]").is_visible()  # the slider is still there ...
     page.wait_for_function("() => /^\\d+$/.test(document.getElementById('explore-k-value').textContent)")
     summary_has(page, "320 filters")  # ... and the graph and barcode are computed
     page.wait_for_function("() => document.querySelector('#explore-barcode .gtitle')")
-    page.wait_for_function("() => !/abc|999|foo|nope/.test(window.location.search)")  # the URL tells the truth
+    page.wait_for_function("() => !/abc|999|foo|nope|rainbow/.test(window.location.search)")  # the URL tells the truth
     save(page, "explore-bad-url.png", ".graph-col")
     page.click("#explore-notice-close")
     page.wait_for_function("() => !document.querySelector('#explore-notice li')")
@@ -263,6 +277,11 @@ def test_session_saved_and_loaded_back(live_app, page, tmp_path):
     assert session["format"] == "tdacnn-session"
     assert "n_cubes=9" in session["query"] and "layer=2" in session["query"] and "mode=diagram" in session["query"]
     assert session["request"]["mapper"]["n_cubes"] == 9
+    # the values the data gave (automatic names), not the stand-ins the request holds until it is computed
+    k, p = re.search(r"k = (\d+), p = ([\d.]+)%", page.evaluate(SUMMARY)).groups()
+    density = session["request"]["density"]
+    assert (density["k"], density["p"]) == (int(k), float(p)), density
+    assert "k" in session["request"]["auto"] and "p" in session["request"]["auto"]
     path = tmp_path / "session.json"
     path.write_text(json.dumps(session))
     bad = tmp_path / "notes.json"
@@ -299,8 +318,38 @@ def test_a_slow_first_graph_says_what_is_computed(live_app, page):
     save(page, "explore-computing.png", ".graph-col")
     assert page.evaluate(POSITIONS) == before  # the old graph is under the veil, dimmed, until the new one comes
     assert "stale" in page.evaluate("() => document.getElementById('explore-summary').className")  # its summary too
+    # ... and the values the data gave for the old cloud, and its legend: nothing of the old graph looks current
+    faded = "(sel) => Number(getComputedStyle(document.querySelector(sel)).opacity) < 0.5"
+    for sel in ("#explore-k-value", "#explore-k", "#explore-distance_cut-ctl > :not(.ctl-label)", ".legend"):
+        page.wait_for_function(faded, arg=sel, timeout=5_000)
     summary_has(page, "40,960 filters", timeout=240_000)
     page.wait_for_function(f"() => ({OVERLAY})() === 'graph-overlay'")
     assert page.evaluate("() => document.getElementById('explore-summary').className") == "summary"
+    assert page.evaluate("() => getComputedStyle(document.getElementById('explore-k-value')).opacity") == "1"
     page.wait_for_function(INSIDE)
+    assert page.console_errors == []
+
+
+def test_depth_says_what_it_computes_while_it_computes(live_app, page):
+    # a deep network's Depth tab computes a graph per layer (a minute for VGG16 the first time): the
+    # answer is held back here, and the tab must say what it is doing meanwhile, not show a dot
+    held, release = [], []
+
+    def hold(route):
+        if "depth-grid" in (route.request.post_data or "") and not release:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/_dash-update-component*", hold)
+    page.goto(live_app + "/?source=run:three&tab=depth")
+    busy = page.locator(".multiples-busy")
+    busy.wait_for(state="visible")
+    assert busy.inner_text().startswith("computing one graph per conv layer") and held
+    release.append(True)
+    for route in held:
+        route.continue_()
+    page.wait_for_selector("#depth-grid .cell-caption", timeout=120_000)
+    busy.wait_for(state="hidden")
+    assert page.locator("#depth-grid .cell-title").count() == 3
     assert page.console_errors == []

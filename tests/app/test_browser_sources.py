@@ -152,4 +152,9 @@ def test_oversized_upload_is_explained_and_later_actions_work(file_app, sources_
     assert page.inner_text("#jobs-upload-error") == ""
     assert any(json.loads((p / "layers.json").read_text())["file"] == "small-one.pt"
                for p in (sources_home / "uploads").iterdir() if (p / "layers.json").is_file())
+    # a path that is not there: its sentence, and no "done" of the load before it beside it
+    page.fill("#jobs-path", str(tmp_path / "gone.pth"))
+    page.click("#jobs-path-load")
+    _text_matches(page, "jobs-upload-error", "no file at")
+    page.wait_for_function("() => document.getElementById('jobs-load-result').textContent === ''")
     assert 413 not in responses and page.console_errors == []

@@ -225,7 +225,8 @@ def test_pending_selection_from_the_url():
     assert inspect.pending_selection("?sel=c1_k0%2Cc2_k1") == ["c1_k0", "c2_k1"]
     assert inspect.pending_selection("?k=3") is None and inspect.pending_selection(None) is None
     assert inspect.url_color("?color=angle&k=3") == "angle"
-    assert inspect.url_color("?color=rainbow") is no_update and inspect.url_color(None) is no_update
+    assert inspect.url_color("?color=rainbow") == "density" and inspect.url_color(None) is no_update
+    assert inspect.url_color("?k=3") is no_update
 
 
 def test_cells_know_their_layer_and_iteration(synthetic_home):

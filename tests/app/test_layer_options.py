@@ -62,3 +62,16 @@ def test_asking_for_an_unanalysable_layer_gives_its_reason(monkeypatch):
                               "choose another layer, e.g. layer 3")
     with pytest.raises(UserError, match=r"layer 4 \(late.weight\) cannot be analysed: empty: every filter is constant"):
         services.compute_graph(parse_request({"source": "x", "layer": 4, "iteration": 0, "k": 5}))
+
+
+def test_what_the_checkpoint_says_about_a_layer_follows_its_shape():
+    # as the load job keeps it (tdacnn.nets.layers flags): a real ConvTranspose2d, a conv with batchnorm
+    ws = _weights()
+    ws.meta["layers"] = {"1": {"name": "stem.weight", "flags": ["1x1"]},
+                         "2": {"name": "conv5.weight", "flags": ["non-3x3", "batchnorm"]},
+                         "3": {"name": "conv3.weight", "flags": ["transposed"]}}
+    labels = [o["label"] for o in services.layer_options(ws)]
+    assert labels[0] == "layer 1 · stem.weight (16×3×1×1) — 1×1: no spatial pattern"  # said once, by the reason
+    assert labels[1] == "layer 2 · conv5.weight (8×16×5×5, batchnorm)"
+    assert labels[2] == "layer 3 · conv3.weight (12×8×3×3, transposed)"
+    assert labels[3] == "layer 4 · late.weight (6×12×3×3)"

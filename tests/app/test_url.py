@@ -29,6 +29,7 @@ def read(search: str) -> url.UrlState:
     ("?coeff=4", ["coefficient prime p must be a prime"]),
     ("?tab=nope", ["tab 'nope' is not one of explore, dynamics, depth, jobs; explore is shown"]),
     ("?mode=pie", ["mode 'pie' is not one of barcode, diagram"]),
+    ("?color=rainbow", ["color 'rainbow' is not one of density, size, angle", "codensity is shown"]),
 ])
 def test_bad_values_are_dropped_with_a_sentence(synthetic_home, search, words):
     state = read(search)

@@ -23,7 +23,8 @@ default here is a function of the cloud it applies to:
   the same scale, ``min_samples`` 3.
 * **cover** — overlap 0.5, and the number of intervals chosen by building the
   graph for a few candidates (:data:`CUBE_CANDIDATES`) and keeping, among those
-  of a readable size (20–300 nodes, if any), the one with the fewest components,
+  of a readable size (20–300 nodes, from 5 on clouds under 60 points:
+  :func:`readable_nodes`), the one with the fewest components,
   then the size nearest :data:`TARGET_NODES`.
 
 An explicit value always wins: :func:`suggest` takes the values already fixed
@@ -40,7 +41,7 @@ import numpy as np
 
 from tdacnn.topology.params import DensityParams, MapperParams
 
-__all__ = ["AUTO_NAMES", "DENSITY_NAMES", "MAPPER_NAMES", "default_k", "default_p", "clustering_scale",
+__all__ = ["readable_nodes", "AUTO_NAMES", "DENSITY_NAMES", "MAPPER_NAMES", "default_k", "default_p", "clustering_scale",
            "suggest_density", "suggest_mapper", "CUBE_CANDIDATES", "TARGET_NODES", "SCALE_FACTOR",
            "DEFAULTS_VERSION"]
 
@@ -128,6 +129,13 @@ def clustering_scale(points: np.ndarray, seed: int = 0) -> float:
     return round(SCALE_FACTOR * float(np.quantile(heights, 0.99)), 4)
 
 
+def readable_nodes(n_points: int) -> tuple[int, int]:
+    """The node counts that read well for a filtered cloud of ``n_points``: 20–300, but on a
+    cloud of a few dozen points from 5 (a third of the points): 25 nodes of 30 filters would be
+    one node per filter, not a summary."""
+    return min(MIN_NODES, max(5, n_points // 3)), MAX_NODES
+
+
 def suggest_mapper(points: np.ndarray, build: Callable[[MapperParams], object], lens: str = "pca2",
                    clusterer: str = "single", fixed: Mapping[str, object] | None = None) -> MapperParams:
     """Mapper parameters for a filtered cloud; values in ``fixed`` win.
@@ -162,14 +170,16 @@ def suggest_mapper(points: np.ndarray, build: Callable[[MapperParams], object], 
     if fixed.get("n_cubes") is not None:
         return params
     dims = 2 if lens == "pca2" else 1
+    lo, hi = readable_nodes(len(points))
+    target = min(TARGET_NODES, max(lo, len(points) // 3))  # a tiny cloud: about one node per 3 points
     best: tuple | None = None
     for n_cubes in CUBE_CANDIDATES[dims]:
         candidate = replace(params, n_cubes=n_cubes)
         s = graph_summary(build(candidate))
         if s["nodes"] == 0:
             continue
-        readable = MIN_NODES <= s["nodes"] <= MAX_NODES
-        score = (not readable, s["components"], abs(math.log(s["nodes"] / TARGET_NODES)))
+        readable = lo <= s["nodes"] <= hi
+        score = (not readable, s["components"], abs(math.log(s["nodes"] / target)))
         if best is None or score < best[0]:
             best = (score, candidate)
     return best[1] if best is not None else replace(params, n_cubes=CUBE_CANDIDATES[dims][0])

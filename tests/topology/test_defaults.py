@@ -35,6 +35,12 @@ def test_k_follows_the_cloud_size_clamped(n, k):
     assert defaults.default_k(n) < n
 
 
+def test_readable_size_shrinks_only_for_tiny_clouds():
+    assert defaults.readable_nodes(30) == (10, 300)
+    assert defaults.readable_nodes(6) == (5, 300)
+    assert defaults.readable_nodes(640) == (20, 300)
+
+
 def test_k_needs_two_points():
     with pytest.raises(UserError, match="at least 2 points"):
         defaults.default_k(1)
@@ -61,7 +67,9 @@ def test_first_graph_is_readable_on_clouds_of_every_size(n):
     density, mapper, s = _first_graph(_noisy_circle_cloud(n))
     assert density.k < n
     assert s["components"] <= 5, s
-    assert 20 <= s["nodes"] <= 300, s
+    lo, hi = defaults.readable_nodes(round(n * density.p / 100))
+    assert lo <= s["nodes"] <= hi, s
+    assert s["nodes"] < max(20, n / 2), s  # a summary, not one node per filter
 
 
 def test_first_graph_of_the_shipped_run_is_its_circle():

@@ -69,18 +69,9 @@ def load_session(contents: str | None, filename: str | None):
 # ---- controls → request ----------------------------------------------------------
 def update_selectors(source: str | None, layer: int | None, iteration: int | None):
     """A new source or layer: refresh the layer and iteration choices (keep valid values)."""
-    if not source:
+    layers, its, new_layer, new_it = services.selector_choices(source, layer, iteration)
+    if not source or not layers:
         return [], [], None, None
-    try:
-        ws = services.load_source(source)
-    except (UserError, ValueError):
-        return [], [], None, None
-    layers = services.layer_options(ws)
-    valid_layers = [o["value"] for o in layers]
-    new_layer = layer if layer in valid_layers else services.initial_layer(source, ws)
-    its = services.iteration_options(ws, new_layer)
-    valid_its = [o["value"] for o in its]
-    new_it = iteration if iteration in valid_its else (valid_its[-1] if valid_its else None)
     return (layers, its, new_layer if new_layer != layer else no_update,
             new_it if new_it != iteration else no_update)
 

@@ -15,7 +15,6 @@ from tdacnn.app.controls import AUTO_CONTROLS, DEFAULTS
 from tdacnn.app.persistence_controls import persistence_group
 from tdacnn.app.url import MAX_SESSION_BYTES, OWNED_KEYS, SLIDER_RANGES, VIEW_DEFAULTS
 from tdacnn.app.widgets import control_id, label, number_input, slider
-from tdacnn.errors import UserError
 from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
 from tdacnn.view.cytoscape import PRESET_LAYOUT, stylesheet
 from tdacnn.view.figures import EXPORT_CONFIG, empty_figure
@@ -63,16 +62,7 @@ def _selectors(source: str | None, ws_options: tuple[list, list, Any, Any]) -> l
 
 
 def _initial_options(source: str | None):
-    if not source:
-        return [], [], None, None
-    try:
-        ws = services.load_source(source)
-    except (UserError, ValueError):
-        return [], [], None, None
-    layers = services.layer_options(ws)
-    layer = services.initial_layer(source, ws)
-    its = services.iteration_options(ws, layer)
-    return layers, its, layer, (its[-1]["value"] if its else None)
+    return services.selector_choices(source)
 
 
 def _slider(name: str, step: float):

@@ -119,3 +119,33 @@ def iteration_options(ws: WeightSet, layer: int | None) -> list[dict]:
         label = "unknown iteration" if it < 0 else f"iteration {it}"
         out.append({"label": label + (" (last)" if i == len(its) - 1 and len(its) > 1 else ""), "value": it})
     return out
+
+
+def selector_choices(source_id: str | None, layer: int | None = None,
+                     iteration: int | None = None) -> tuple[list[dict], list[dict], int | None, int | None]:
+    """What the layer and iteration selectors offer for a source, and what they show.
+
+    ``layer`` and ``iteration`` are kept when the source has them; otherwise the
+    source's :func:`initial_layer` and that layer's last iteration.  An unknown or
+    unreadable source offers nothing (the graph's status says why).
+
+    Returns
+    -------
+    (layer options, iteration options, layer, iteration)
+    """
+    from tdacnn.errors import UserError
+
+    if not source_id:
+        return [], [], None, None
+    try:
+        ws = load_source(source_id)
+    except (UserError, ValueError):
+        return [], [], None, None
+    layers = layer_options(ws)
+    if layer not in [o["value"] for o in layers]:
+        layer = initial_layer(source_id, ws)
+    its = iteration_options(ws, layer)
+    valid = [o["value"] for o in its]
+    if iteration not in valid:
+        iteration = valid[-1] if valid else None
+    return layers, its, layer, iteration

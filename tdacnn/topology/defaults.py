@@ -182,4 +182,6 @@ def suggest_mapper(points: np.ndarray, build: Callable[[MapperParams], object], 
         score = (not readable, s["components"], abs(math.log(s["nodes"] / target)))
         if best is None or score < best[0]:
             best = (score, candidate)
+        if s["nodes"] > hi:  # more intervals only give more nodes: stop (a tiny cut would take minutes)
+            break
     return best[1] if best is not None else replace(params, n_cubes=CUBE_CANDIDATES[dims][0])

@@ -108,3 +108,18 @@ def test_library_defaults_are_the_same_rule():
     dense = a.dense(cloud, density)
     assert a.graph(dense).meta["params"] == mapper.to_dict()
     assert density != DensityParams()  # not the dataclass's placeholder
+
+
+def test_cover_search_stops_once_graphs_are_too_big():
+    """A tiny explicit cut makes every cover unreadable: the search stops at the first, not after all."""
+    cloud = _noisy_circle_cloud(2000)
+    a = Analysis()
+    built = []
+
+    def build(mp):
+        built.append(mp.n_cubes)
+        return a.graph(a.dense(cloud, DensityParams(20, 50.0)), mp)
+
+    dense = a.dense(cloud, DensityParams(20, 50.0))
+    mapper = defaults.suggest_mapper(dense.cloud.points, build, fixed={"distance_cut": 1e-4})
+    assert built == [defaults.CUBE_CANDIDATES[2][0]] and mapper.n_cubes == built[0]

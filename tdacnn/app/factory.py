@@ -16,7 +16,6 @@ from typing import Any
 
 from dash import Dash, dcc, html
 
-from tdacnn import config
 
 __all__ = ["create_app", "default_manager", "warm_up"]
 

@@ -31,9 +31,9 @@ def _channels(value: str):
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from tdacnn.topology.params import CLUSTERERS, LENSES, DensityParams, MapperParams, PersistenceParams
+    from tdacnn.topology.params import CLUSTERERS, LENSES, MapperParams, PersistenceParams
 
-    dp, mp, pp = DensityParams(), MapperParams(), PersistenceParams()
+    mp, pp = MapperParams(), PersistenceParams()
     p = subparsers.add_parser(
         "analyze", help="density-filter a cloud of filters or patches, build its Mapper graph and barcode",
         description=__doc__.splitlines()[0] + " SOURCE: a .npy/.npz filter or patch array, a training-run "

@@ -6,6 +6,7 @@
 - :mod:`~tdacnn.jobs.tasks`: the job functions (train, load a checkpoint) and ``run_job``.
 - :mod:`~tdacnn.jobs.runner`: run a job in a fresh interpreter and relay its progress.
 - :mod:`~tdacnn.jobs.sources`: the weight sources the app can analyse, by id (never by path).
+- :mod:`~tdacnn.jobs.uploads`: loaded checkpoints stored once per content (sha256).
 - :mod:`~tdacnn.jobs.manager`: Dash's background-callback manager (diskcache, or Celery with ``REDIS_URL``).
 - :mod:`~tdacnn.jobs.celery_app`: the Celery app and tdacnn's tasks.
 - :mod:`~tdacnn.jobs.shards`: a training run split across Celery workers and pooled.

@@ -9,24 +9,23 @@
   (:func:`~tdacnn.jobs.tasks.load_checkpoint_job`, run by
   :func:`~tdacnn.jobs.runner.run_job_isolated` in a fresh interpreter, so the web
   process never imports torch), into ``uploads_dir()/<name>-<hash>``.  The name
-  holds a hash of the file's path, size and modification time: opening the same
-  unchanged file again reuses that conversion at once.
+  holds the start of the sha256 of the file's bytes: a file whose bytes were
+  loaded before (opened, uploaded or loaded from a server path, under any name)
+  reuses that conversion at once (see :mod:`tdacnn.jobs.uploads`).
 
 Nothing goes through the browser, whatever the size of the file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tdacnn import config
 from tdacnn.errors import UserError
-from tdacnn.jobs.requests import check_id
 from tdacnn.jobs.sources import register_folder, set_opened_sources
+from tdacnn.jobs.uploads import file_sha256, find_upload, upload_id
 from tdacnn.weights import RUN_WEIGHTS_FILE
 
 __all__ = ["open_paths", "upload_id_for"]
@@ -42,13 +41,8 @@ def _quiet(_path: Path, _fraction: float, _text: str) -> None:
 
 
 def upload_id_for(path: Path) -> str:
-    """``<stem>-<hash>``: the upload folder a checkpoint file converts into (changes when the file does)."""
-    from tdacnn.nets.safeload import safe_upload_name  # numpy only
-
-    st = path.stat()
-    digest = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:10]
-    stem = safe_upload_name(path.stem, "checkpoint")[:40].strip("._-") or "checkpoint"
-    return check_id(f"{stem}-{digest}", "upload id")
+    """``<stem>-<hash>``: the upload folder a checkpoint file converts into when its bytes are new."""
+    return upload_id(path.name, file_sha256(path))
 
 
 def _open_file(path: Path, report: Report) -> str:
@@ -56,12 +50,13 @@ def _open_file(path: Path, report: Report) -> str:
     from tdacnn.jobs.tasks import start_job
     from tdacnn.nets.safeload import safe_upload_name
 
-    upload_id = upload_id_for(path)
-    if (config.uploads_dir() / upload_id / RUN_WEIGHTS_FILE).is_file():
-        report(path, 1.0, f"already loaded as upload {upload_id}")
-        return f"upload:{upload_id}"
+    digest = file_sha256(path)
+    found = find_upload(digest)
+    if found is not None:  # the same bytes were loaded before: no job, no torch
+        report(path, 1.0, f"already loaded as upload {found}")
+        return f"upload:{found}"
     job = start_job("load", {"path": str(path), "name": safe_upload_name(path.name), "staged": False,
-                             "upload_id": upload_id})
+                             "upload_id": upload_id(path.name, digest)})
     final = run_job_isolated(job.id, lambda p: report(path, p.fraction, p.text))
     if final is None or final.status != "done":
         message = final.message if final is not None else "the load job disappeared"

@@ -15,13 +15,16 @@ import hashlib
 import json
 import logging
 import os
+import time
 import zlib
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
 from tdacnn import config
 from tdacnn.errors import UserError, quote
 from tdacnn.jobs.requests import check_id
+from tdacnn.jobs.uploads import read_layers
 from tdacnn.weights import RUN_WEIGHTS_FILE, WeightSet, WeightSetError
 
 __all__ = ["DEFAULT_SOURCE", "list_sources", "load_source", "source_path", "source_label", "register_folder",
@@ -85,7 +88,7 @@ def source_label(source_id: str, folder: Path) -> str:
     if source_id == DEFAULT_SOURCE:
         return "default: digits, 40 small CNNs (shipped)"
     if source_id.startswith("upload:"):
-        info = _read_json(folder / "layers.json")
+        info = read_layers(folder)
         n = len(info.get("layers", []))
         return f"upload: {info.get('file', folder.name)}" + (f" ({n} conv layers)" if n else "")
     run = _read_json(folder / "run.json")
@@ -95,6 +98,26 @@ def source_label(source_id: str, folder: Path) -> str:
     if dataset and nets:
         return f"{kind} {folder.name}: {dataset}, {nets} networks, {its} iterations"
     return f"{kind} {folder.name}"
+
+
+def _told_apart(source_id: str, folder: Path) -> str:
+    """What a label gets when another source has the same one: when it was loaded, and from which bytes."""
+    name = source_id.split(":", 1)[-1]
+    if not source_id.startswith("upload:"):
+        return name
+    info = read_layers(folder)
+    loaded = info.get("loaded")
+    if not isinstance(loaded, str):
+        loaded = time.strftime("%Y-%m-%d %H:%M", time.localtime(folder.stat().st_mtime))
+    digest = info.get("sha256")
+    return f"loaded {loaded}, " + (f"sha256 {digest[:8]}" if isinstance(digest, str) else name)
+
+
+def _distinct(options: list[dict], folders: dict[str, Path]) -> list[dict]:
+    """Labels shared by several sources (two files of one name) get what tells them apart."""
+    counts = Counter(o["label"] for o in options)
+    return [{**o, "label": f"{o['label']} · {_told_apart(o['value'], folders[o['value']])}"}
+            if counts[o["label"]] > 1 and o["value"] in folders else o for o in options]
 
 
 def _complete(folder: Path) -> bool:
@@ -114,9 +137,11 @@ def list_sources() -> list[dict]:
     """Options for a source selector: ``[{"value": id, "label": str}, ...]``.
 
     The shipped default first (when present), then finished runs and loaded
-    uploads, oldest first.
+    uploads, oldest first.  An uploaded checkpoint is listed once whichever way it
+    was loaded; two files of the same name get labels that tell them apart.
     """
     out = []
+    folders: dict[str, Path] = {}
     if (config.DEFAULT_RUN / RUN_WEIGHTS_FILE).is_file():
         out.append({"value": DEFAULT_SOURCE, "label": source_label(DEFAULT_SOURCE, config.DEFAULT_RUN)})
     for kind, base in (("run", config.runs_dir()), ("upload", config.uploads_dir())):
@@ -127,11 +152,13 @@ def list_sources() -> list[dict]:
             except UserError:
                 continue
             out.append({"value": sid, "label": source_label(sid, folder)})
+            folders[sid] = folder
     for name, path in _opened_folders().items():
         folder = Path(path)
         if (folder / RUN_WEIGHTS_FILE).is_file() and _complete(folder):
             out.append({"value": f"folder:{name}", "label": source_label(f"folder:{name}", folder)})
-    return out
+            folders[f"folder:{name}"] = folder
+    return _distinct(out, folders)
 
 
 # ---- opened on the command line ----------------------------------------------

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -30,6 +31,16 @@ from tdacnn.errors import UserError, quote
 from tdacnn.jobs.queue import JobCancelled, train_slot
 from tdacnn.jobs.requests import TrainRequest, check_id
 from tdacnn.jobs.store import Job, JobRegistry, job_registry
+from tdacnn.jobs.uploads import (
+    LAYERS_FILE,
+    build_folder,
+    file_sha256,
+    find_upload,
+    one_load_at_a_time,
+    publish,
+    read_layers,
+)
+from tdacnn.jobs.uploads import upload_id as new_upload_id
 
 __all__ = [
     "Progress",
@@ -46,8 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Layer list written beside an upload's weights.
-LAYERS_FILE = "layers.json"
 HEARTBEAT_S = 2.0
 REGISTRY_EVERY_S = 0.25
 
@@ -178,24 +187,48 @@ def to_train_config(request: TrainRequest, **overrides: Any):
 
 def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, upload_id: str | None = None,
                         display_name: str | None = None, staged: bool = False) -> dict:
-    """Read the conv layers of a checkpoint into ``uploads_dir()/<id>/``.
+    """Read the conv layers of a checkpoint into ``uploads_dir()/<id>/``, once per content.
 
-    Writes ``weights.npz`` (a WeightSet) and ``layers.json`` (the layer list).
-    With ``staged`` the file is a browser upload staged by the web process and is
-    deleted once read (whether or not it could be used).
+    Writes ``weights.npz`` (a WeightSet) and ``layers.json`` (the layer list, the
+    file's name and sha256).  A file whose bytes were loaded before (under any name,
+    by upload, server path or command line) is not read again: the result names the
+    existing source.  With ``staged`` the file is a browser upload staged by the web
+    process and is deleted once read (whether or not it could be used).
+
+    Parameters
+    ----------
+    upload_id : str, optional
+        Folder name for a new conversion (default ``<stem>-<sha256 prefix>``).
 
     Returns
     -------
-    dict with ``source`` (``"upload:<id>"``), ``path``, ``layers`` (a list of dicts).
+    dict with ``source`` (``"upload:<id>"``), ``path``, ``layers`` (a list of dicts)
+    and ``existing`` (True when the same bytes had been loaded already).
     """
-    from tdacnn.nets.checkpoints import list_conv_layers, read_weightset  # torch, in the job process
-
     path = Path(upload_path)
     if not path.is_file():
         raise UserError(f"no checkpoint file at {path}")
-    stem = Path(display_name or path.name).stem[:40].strip("._-") or "checkpoint"
-    upload_id = check_id(upload_id or f"{stem}-{uuid.uuid4().hex[:8]}", "upload id")
     name = display_name or path.name
+    try:
+        progress(Progress(0.02, f"checking {name}"))
+        digest = file_sha256(path)
+        with one_load_at_a_time(digest):
+            found = find_upload(digest)
+            if found is None:
+                return _convert(path, name, digest, upload_id or new_upload_id(name, digest), progress)
+    finally:
+        if staged:
+            path.unlink(missing_ok=True)
+    folder = config.uploads_dir() / found
+    layers = read_layers(folder).get("layers", [])
+    progress(Progress(1.0, f"{name} is already loaded as {found}"))
+    return {"source": f"upload:{found}", "path": str(folder), "layers": layers, "existing": True}
+
+
+def _convert(path: Path, name: str, digest: str, upload_id: str, progress: ProgressFn) -> dict:
+    from tdacnn.nets.checkpoints import list_conv_layers, read_weightset  # torch, in the job process
+
+    check_id(upload_id, "upload id")
     progress(Progress(0.1, f"reading {name}"))
     try:
         layers = list_conv_layers(path)
@@ -205,19 +238,22 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
         raise UserError(text if text.startswith(name) else f"{name}: {text}") from None
     except (ValueError, OSError, EOFError, RuntimeError) as exc:
         raise UserError(f"{name} could not be read as a checkpoint ({type(exc).__name__}: {exc})") from None
-    finally:
-        if staged:
-            path.unlink(missing_ok=True)
     if not ws.entries:
         raise UserError(f"{name} holds no convolution weights")
     progress(Progress(0.7, f"saving {len(ws.layers())} conv layers"))
-    folder = config.uploads_dir() / upload_id
-    ws.meta.setdefault("source_file", name)
-    ws.save(folder)
-    layer_list = [_layer_dict(layer) for layer in layers]
-    (folder / LAYERS_FILE).write_text(json.dumps({"file": name, "layers": layer_list}, indent=1))
+    built = build_folder(upload_id)
+    try:
+        ws.meta.setdefault("source_file", name)
+        ws.save(built)
+        layer_list = [_layer_dict(layer) for layer in layers]
+        info = {"file": name, "sha256": digest, "loaded": time.strftime("%Y-%m-%d %H:%M"), "layers": layer_list}
+        (built / LAYERS_FILE).write_text(json.dumps(info, indent=1))
+        upload_id = publish(built, upload_id)
+    finally:
+        shutil.rmtree(built, ignore_errors=True)  # gone already once published
     progress(Progress(1.0, f"loaded {name}: {len(ws.layers())} conv layers"))
-    return {"source": f"upload:{upload_id}", "path": str(folder), "layers": layer_list}
+    folder = config.uploads_dir() / upload_id
+    return {"source": f"upload:{upload_id}", "path": str(folder), "layers": layer_list, "existing": False}
 
 
 def _layer_dict(layer: Any) -> dict:
@@ -322,4 +358,6 @@ def run_job(job_id: str, progress: ProgressFn = _noop, registry: JobRegistry | N
 def _done_message(kind: str, result: dict) -> str:
     if kind == "train":
         return f"done: new run {result['source'].split(':', 1)[1]}"
+    if result.get("existing"):
+        return f"done: already loaded as {result['source'].split(':', 1)[1]} ({len(result['layers'])} conv layers)"
     return f"done: loaded {len(result.get('layers', []))} conv layers as {result['source'].split(':', 1)[1]}"

@@ -54,10 +54,14 @@ def test_a_checkpoint_is_loaded_by_the_load_job_once(tdacnn_home, tmp_path):
     assert ws.layers() == [1, 2] and ws.select(2)[0].weight.shape == (5, 6, 3, 3)
     layers = json.loads((source_path(sid) / "layers.json").read_text())["layers"]
     assert [la["problem"] for la in layers] == ["1×1: no spatial pattern", None]
-    # opened again, unchanged: no second job; changed: a new conversion
+    # opened again, or touched with the same bytes: no second job; other bytes: a new conversion
     assert open_paths([ckpt]) == [sid] and len(JobRegistry().jobs()) == 1
     st = ckpt.stat()
     os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert open_paths([ckpt]) == [sid] and len(JobRegistry().jobs()) == 1
+    import torch
+
+    torch.save({k: v + 1 for k, v in torch.load(ckpt).items()}, ckpt)
     assert open_paths([ckpt]) != [sid] and len(JobRegistry().jobs()) == 2
 
 

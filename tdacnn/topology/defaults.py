@@ -27,8 +27,8 @@ default here is a function of the cloud it applies to:
   :func:`readable_nodes`), the one with the fewest components,
   then the size nearest :data:`TARGET_NODES`.
 
-An explicit value always wins: :func:`suggest` takes the values already fixed
-and computes only the others.
+An explicit value always wins: :func:`suggest_density` and :func:`suggest_mapper` take the values
+already fixed and compute only the others (:meth:`tdacnn.analysis.Analysis.suggest` chains them).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ DENSITY_NAMES = ("k", "p")
 MAPPER_NAMES = ("n_cubes", "overlap", "distance_cut", "eps", "min_samples")
 AUTO_NAMES = DENSITY_NAMES + MAPPER_NAMES
 #: Bumped when a rule changes (cached suggestions go stale).
-DEFAULTS_VERSION = 1
+DEFAULTS_VERSION = 2
 
 #: Clustering scale = this × the 99th percentile of the filtered cloud's single-linkage merge heights.
 SCALE_FACTOR = 1.5

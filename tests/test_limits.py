@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _probe import run_probe
 from tdacnn.errors import UserError
 from tdacnn.limits import _rss, analysis_memory, cloud_bytes, cloud_size, memory_limit
 from tdacnn.weights import WeightEntry, WeightSet
 
-REPO = Path(__file__).resolve().parents[1]
 MiB = 2**20
 
 
@@ -93,27 +90,6 @@ def test_explore_refuses_a_layer_too_big_for_the_limit(tmp_path, monkeypatch):
         services.reset()
 
 
-#: In a fresh interpreter capped at 3 GiB of address space: open Explore on ``run:big`` with the
-#: default limit; print the outcome and this program's own peak resident memory (VmHWM).
-_PROBE = r"""
-import json, resource
-cap = 3 * 2**30
-resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-from tdacnn.app import services
-from tdacnn.app.controls import parse_request
-out = {}
-try:
-    out["summary"] = services.compute_graph(parse_request({"source": "run:big"})).summary
-except MemoryError:
-    out["error"] = "MemoryError"
-except Exception as exc:
-    out["error"] = f"{type(exc).__name__}: {exc}"
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-out["peak_mb"] = int(hwm.split()[1]) / 1024
-print(json.dumps(out))
-"""
-
-
 def test_a_compressed_layer_of_ten_million_filters_is_refused_in_bounded_memory(tmp_path):
     """10 M copies of one edge detector: 360 MiB that deflate to a 4 MB file, within the file budget;
     its cloud (4.6 GiB) would take the web process far past 2 GiB, so Explore refuses it first."""
@@ -126,10 +102,12 @@ def test_a_compressed_layer_of_ten_million_filters_is_refused_in_bounded_memory(
     folder.mkdir(parents=True)
     write_zero_npz(folder / "weights.npz", {"w0": ((n, 1, 3, 3), "<f4")}, row=x.astype("<f4"),
                    extra={"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)})
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "TDACNN_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # in a fresh interpreter capped at 3 GiB: open Explore on run:big with the default limit
+    out = run_probe("""
+        from tdacnn.app import services
+        from tdacnn.app.controls import parse_request
+        out["summary"] = services.compute_graph(parse_request({"source": "run:big"})).summary
+    """, home=tmp_path / "home")
     assert "summary" not in out, out
     assert "has 10,000,000 points: analysing it would take about" in out["error"], out
     assert "the server allows 2.0 GiB" in out["error"], out

@@ -23,16 +23,12 @@ status, including ``queued``/waiting, ``interrupted`` and ``cancelled``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
-from pathlib import Path
 
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from tdacnn import config
 from tdacnn.errors import UserError
 from tdacnn.jobs.manager import backend_name
 from tdacnn.jobs.requests import TrainRequest
@@ -56,8 +52,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 from tdacnn.nets.safeload import MAX_UPLOAD_BYTES, safe_upload_name  # numpy only, no torch
+# what the page receives as a checkpoint (an upload or a server path), checked: its own module
+from tdacnn.app.checkpoint_files import CHECKPOINT_SUFFIXES, _decode_upload, _server_path, _stage_upload  # noqa: E402,F401
+from tdacnn.app.checkpoint_files import oversize_message as _oversize_message  # noqa: E402
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".npz", ".npy", ".tar")
+
+def oversize_message(name: str, size_mb: str) -> str:
+    """The sentence for an upload over :data:`MAX_UPLOAD_BYTES` (the limit, and how to load big files)."""
+    return _oversize_message(name, size_mb, MAX_UPLOAD_BYTES)
+
 #: A queued job never started by a (forked) worker after this long is orphaned.
 ORPHAN_AFTER_S = 60.0
 _ERR = {"color": "#b00020", "marginLeft": "0.5em"}
@@ -180,52 +183,6 @@ def start_training(n_clicks, dataset, data_root, download, conv1, conv2, network
     return {"id": job.id}, ""
 
 
-def oversize_message(name: str, size_mb: str) -> str:
-    """The sentence for an upload over :data:`MAX_UPLOAD_BYTES`: the limit, and how to load big files.
-
-    The page carries it with ``{name}`` and ``{size}`` left in, for ``assets/upload_limit.js``.
-    """
-    return (f"{name} is {size_mb} MB; browser uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB. "
-            f"Load big files on the server: give the file's path under \"Load from server path\", "
-            f"or start the app on it: python app.py {name} (or tdacnn serve {name}).")
-
-
-def _decode_upload(contents: str, filename: str) -> bytes:
-    if not isinstance(contents, str) or "," not in contents:
-        raise UserError(f"{filename}: the upload did not arrive as a file")
-    b64 = contents.split(",", 1)[1]
-    size = len(b64) * 3 // 4 - b64[-2:].count("=")
-    if size > MAX_UPLOAD_BYTES:
-        raise UserError(oversize_message(filename, f"{size / 2**20:.1f}"))
-    try:
-        data = base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise UserError(f"{filename}: the upload is not valid base64 data") from None
-    if not data:
-        raise UserError(f"{filename} is empty")
-    return data
-
-
-def _stage_upload(data: bytes, name: str) -> Path:
-    """Write an uploaded file under ``uploads_dir()/.incoming`` (never a client path)."""
-    folder = config.uploads_dir() / ".incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time_ns() % 10**9)}-{name}"
-    path.write_bytes(data)
-    return path
-
-
-def _server_path(text) -> Path:
-    if not isinstance(text, str) or not text.strip() or "\x00" in text:
-        raise UserError("give the path of a checkpoint file on the server")
-    path = Path(text.strip()).expanduser()
-    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise UserError(f"{path.name} does not look like a checkpoint; expected one of {', '.join(CHECKPOINT_SUFFIXES)}")
-    if not path.is_file():
-        raise UserError(f"no file at {path} on the server")
-    return path.resolve()
-
-
 def receive_checkpoint(trigger: str, contents, filename, path_text):
     """Queue a checkpoint-loading job for an upload (``trigger="upload"``) or a server path.
 
@@ -238,7 +195,7 @@ def receive_checkpoint(trigger: str, contents, filename, path_text):
             if contents is None:
                 raise PreventUpdate
             name = safe_upload_name(filename or "upload")
-            data = _decode_upload(contents, name)
+            data = _decode_upload(contents, name, MAX_UPLOAD_BYTES)
             staged = _stage_upload(data, name)
             params = {"path": str(staged), "name": name, "staged": True}
         elif trigger == "jobs-path-load":

@@ -7,8 +7,6 @@ runs under an address-space cap so that a regression fails the test instead of t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from _probe import run_probe
 from tdacnn.errors import UserError
 from tdacnn.limits import file_budget
 from tdacnn.nets.checkpoints import list_conv_layers, read_weightset
@@ -23,36 +22,14 @@ from tdacnn.weights import WeightEntry, WeightSet, WeightSetError
 
 from .bombs import write_zero_npz
 
-REPO = Path(__file__).resolve().parents[2]
 MiB = 2**20
 
-#: Runs the load job on a file in a fresh interpreter capped at 3 GiB of address space;
-#: prints its outcome and the interpreter's peak resident memory.
-_PROBE = r"""
-import json, os, resource, sys
-cap = 3 * 2**30
-resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-from tdacnn.jobs.tasks import load_checkpoint_job
-out = {}
-try:
-    out["result"] = load_checkpoint_job(sys.argv[1], upload_id="probe")["source"]
-except MemoryError:
-    out["error"] = "MemoryError"
-except Exception as exc:
-    out["error"] = f"{type(exc).__name__}: {exc}"
-# VmHWM: this program's own peak (ru_maxrss would carry the forking test process's over exec)
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-out["peak_mb"] = int(hwm.split()[1]) / 1024
-print(json.dumps(out))
-"""
-
-
 def _load_in_subprocess(path: Path, home: Path) -> dict:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "TDACNN_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """The load job on ``path`` in a fresh interpreter capped at 3 GiB: its outcome and peak memory."""
+    return run_probe("""
+        from tdacnn.jobs.tasks import load_checkpoint_job
+        out["result"] = load_checkpoint_job(sys.argv[1], upload_id="probe")["source"]
+    """, (str(path),), home)
 
 
 def test_default_budget_is_half_a_gibibyte(monkeypatch):

@@ -2,7 +2,7 @@
 
 Everything here is plain Python (no Dash), so callbacks stay thin and tests can
 call it directly.  The analysis is :class:`tdacnn.analysis.Analysis` on a
-diskcache store under ``cache_dir()/"results"`` (results survive restarts); a
+the one results store (:mod:`tdacnn.store`: results survive restarts); a
 small in-process memo in front of it keeps the last graphs at hand for the
 gallery, exports and stable layouts.
 """
@@ -44,28 +44,25 @@ _MEMO_SIZE = 64
 
 def reset() -> None:
     """Forget the analysis objects and memoised results (tests; a new TDACNN_HOME)."""
+    from tdacnn.store import forget_stores
+
     with _lock:
-        for a in _analysis.values():
-            store = getattr(a, "store", None)
-            close = getattr(store, "close", None)
-            if callable(close):
-                close()
         _analysis.clear()
         _memo.clear()
+    forget_stores()
 
 
 # ---- analysis --------------------------------------------------------------
 def get_analysis():
-    """The process's :class:`tdacnn.analysis.Analysis`, on a diskcache store under the data directory."""
-    import diskcache
-
+    """The process's :class:`tdacnn.analysis.Analysis`, on the one results store (:mod:`tdacnn.store`)."""
     from tdacnn.analysis import Analysis
+    from tdacnn.store import results_store
 
     path = str(config.cache_dir() / "results")
     with _lock:
         a = _analysis.get(path)
         if a is None:
-            a = Analysis(store=diskcache.Cache(path, size_limit=2**30))
+            a = Analysis(store=results_store())
             _analysis[path] = a
         return a
 

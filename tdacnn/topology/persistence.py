@@ -40,10 +40,13 @@ from tdacnn.topology.barcode import Barcode
 from tdacnn.topology.params import PersistenceParams
 
 __all__ = ["maxmin_landmarks", "barcode", "significant_bars", "MIN_RELATIVE", "SPACING_FACTOR", "GAP_RATIO",
-           "has_giotto"]
+           "has_giotto", "SIGNIFICANCE_VERSION"]
 
 log = logging.getLogger(__name__)
 
+#: The version of the significance rule (:func:`significant_bars`): part of the key of every stored
+#: barcode (:mod:`tdacnn.store`), so a changed rule never serves verdicts made by the old one.
+SIGNIFICANCE_VERSION = 1
 #: Default minimum length of a significant bar, as a fraction of the landmark diameter.
 MIN_RELATIVE = 0.1
 #: A significant bar is also at least this many times the median H0 bar (the landmark spacing).

@@ -5,3 +5,14 @@ Mapper graphs and persistence barcodes of the 3x3 filters of conv layers
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Recorder", "__version__"]
+
+
+def __getattr__(name: str):
+    # ``tdacnn.Recorder`` without importing numpy (or torch) for ``import tdacnn`` alone
+    if name == "Recorder":
+        from tdacnn.recorder import Recorder
+
+        return Recorder
+    raise AttributeError(f"module 'tdacnn' has no attribute {name!r}")

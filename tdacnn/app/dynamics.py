@@ -111,8 +111,8 @@ def depth_layout() -> html.Div:
     ], className="tab-body")
 
 
-def update_dynamics(tab: str | None, request_data: dict | None):
-    """Tab "dynamics" open → the grid of small multiples."""
+def update_dynamics(tab: str | None, request_data: dict | None, _stamp: dict | None = None):
+    """Tab "dynamics" open → the grid of small multiples (again when the source gains snapshots)."""
     if tab != "dynamics":
         return no_update
     try:
@@ -152,7 +152,7 @@ def register(app) -> None:
 
     # the request is an Input: a page opened on ?tab=depth gets its request after the tab (the URL is read first)
     app.callback(Output("dynamics-grid", "children"), Input("tabs", "value"),
-                 Input("explore-request", "data"))(update_dynamics)
+                 Input("explore-request", "data"), Input("explore-source-stamp", "data"))(update_dynamics)
     app.callback(Output("depth-grid", "children"), Input("tabs", "value"),
                  Input("explore-request", "data"))(update_depth)
     app.callback(Output("tabs", "value", allow_duplicate=True),

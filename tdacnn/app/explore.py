@@ -43,7 +43,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, html, no_update
 from tdacnn.app import inspect, services
 from tdacnn.app.controls import AUTO_CONTROLS, CONTROLS, ExploreRequest
 from tdacnn.app.explore_controls import (load_session, load_url, parse_controls, parse_view, reset_auto, track_auto,
-                                         update_selectors)
+                                         update_selectors, watch_source, refresh_iterations)
 from tdacnn.app.explore_layout import ECHOED, default_source, layout
 from tdacnn.app.persistence_controls import barcode_view
 from tdacnn.app.widgets import AUTO_RESET, control_id, ctl_id
@@ -236,6 +236,14 @@ def register(app) -> None:
     app.callback(Output("explore-barcode", "figure"), Input("explore-request", "data"),
                  Input("explore-barcode-mode", "value"))(update_barcode)
     app.callback(Output("explore-orientation", "figure"), Input("explore-request", "data"))(update_orientation)
+    app.callback(Output("explore-source-stamp", "data"), Input("explore-watch", "n_intervals"),
+                 State(control_id("source"), "value"), State("explore-source-stamp", "data"),
+                 prevent_initial_call=True)(watch_source)
+    app.callback(Output(control_id("layer"), "options", allow_duplicate=True),
+                 Output(control_id("iteration"), "options", allow_duplicate=True),
+                 Input("explore-source-stamp", "data"), State(control_id("source"), "value"),
+                 State(control_id("layer"), "value"), State(control_id("iteration"), "value"),
+                 prevent_initial_call=True)(refresh_iterations)
     app.callback(Output(control_id("source"), "options"), Input("tabs", "value"),
                  Input("jobs-sources-version", "data"), prevent_initial_call=True)(refresh_sources)
     app.callback(Output("explore-goto", "data"), Output("explore-notice", "children", allow_duplicate=True),

@@ -14,6 +14,7 @@ import base64
 from typing import Any, Iterable
 
 from dash import callback_context, html, no_update
+from dash.exceptions import PreventUpdate
 
 from tdacnn.app import services, url
 from tdacnn.app.controls import AUTO_CONTROLS, CONTROLS, ExploreRequest, parse_request, to_query
@@ -21,7 +22,7 @@ from tdacnn.app.explore_layout import default_source
 from tdacnn.app.widgets import control_id
 from tdacnn.errors import UserError
 
-__all__ = ["load_url", "load_session", "update_selectors", "parse_controls", "track_auto", "parse_view",
+__all__ = ["load_url", "load_session", "update_selectors", "watch_source", "refresh_iterations", "parse_controls", "track_auto", "parse_view",
            "reset_auto"]
 
 
@@ -64,6 +65,24 @@ def load_session(contents: str | None, filename: str | None):
     except (UserError, ValueError) as exc:
         return no_update, f"{filename or 'The file'}: {exc}"
     return {"query": query}, ""
+
+
+def watch_source(_n, source: str | None, stamp: dict | None):
+    """Poll: the source's weights file changed (a run being recorded or trained) → its new stamp."""
+    new = services.source_stamp(source)
+    if new is None or new == stamp:
+        raise PreventUpdate
+    return new
+
+
+def refresh_iterations(stamp: dict | None, source: str | None, layer: int | None, iteration: int | None):
+    """New snapshots in the source on view: the layer and iteration lists grow (the values shown stay)."""
+    if not stamp or stamp.get("source") != source:
+        raise PreventUpdate
+    layers, its, _, _ = services.selector_choices(source, layer, iteration)
+    if not layers:
+        raise PreventUpdate
+    return layers, its
 
 
 # ---- controls → request ----------------------------------------------------------

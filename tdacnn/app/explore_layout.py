@@ -21,6 +21,9 @@ from tdacnn.view.figures import EXPORT_CONFIG, empty_figure
 
 __all__ = ["layout", "default_source", "ECHOED", "WHEEL_SENSITIVITY", "page_config"]
 
+#: How often the page looks for new snapshots in the source on view (milliseconds).
+WATCH_MS = 3000
+
 _LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1+2", "codensity": "codensity", "angle": "circle angle"}
 _CLUSTER_LABELS = {"single": "single linkage (distance cut)", "dbscan": "DBSCAN (eps, min samples)"}
 #: Sliders whose value is echoed in their label (clientside, no round trip).
@@ -176,6 +179,9 @@ def layout() -> html.Div:
         dcc.Store(id="explore-config", data=page_config()),
         dcc.Store(id="explore-goto"),
         dcc.Store(id="explore-ready", data=False),  # True once the URL has been read (load_url)
+        # a run being recorded or trained grows: its weights file is looked at (a stat) every few seconds
+        dcc.Store(id="explore-source-stamp"),
+        dcc.Interval(id="explore-watch", interval=WATCH_MS),
         html.Div(id="explore-url-sink", hidden=True),
         html.Div(id="explore-barcode-sink", hidden=True),
         html.Div(id="explore-zoom-sink", hidden=True),

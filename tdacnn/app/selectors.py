@@ -15,12 +15,12 @@ import threading
 import weakref
 from typing import Any
 
-from tdacnn.jobs.sources import list_sources, load_source, opened_sources
+from tdacnn.jobs.sources import list_sources, load_source, opened_sources, source_path
 from tdacnn.nets.layers import weight_problem  # numpy only
 from tdacnn.weights import WeightSet
 
 __all__ = ["list_sources", "load_source", "opened_sources", "layer_problem", "layer_problems", "initial_layer",
-           "layer_options", "iteration_options"]
+           "layer_options", "iteration_options", "source_stamp"]
 
 _lock = threading.Lock()
 #: ``id(ws) -> (weak reference to ws, {layer: reason})``: the reasons of a loaded weight set, found once.
@@ -149,3 +149,20 @@ def selector_choices(source_id: str | None, layer: int | None = None,
     if iteration not in valid:
         iteration = valid[-1] if valid else None
     return layers, its, layer, iteration
+
+
+def source_stamp(source_id: str | None) -> dict | None:
+    """``{"source", "mtime"}`` of a source's weights file (a ``stat``, nothing read), or None.
+
+    A run being recorded (:class:`tdacnn.Recorder`) or trained changes it with every
+    snapshot: the page polls it to pick up new iterations.
+    """
+    from tdacnn.errors import UserError
+    from tdacnn.weights import RUN_WEIGHTS_FILE
+
+    if not source_id:
+        return None
+    try:
+        return {"source": source_id, "mtime": (source_path(source_id) / RUN_WEIGHTS_FILE).stat().st_mtime_ns}
+    except (UserError, ValueError, OSError):
+        return None

@@ -22,14 +22,14 @@ from tdacnn import config
 from tdacnn.app.controls import ExploreRequest
 # the sources and what the selectors offer live in selectors.py; re-exported here for the callbacks
 from tdacnn.app.selectors import (initial_layer, iteration_options, layer_options, layer_problem, layer_problems,
-                                  list_sources, load_source, opened_sources, selector_choices)
+                                  list_sources, load_source, opened_sources, selector_choices, source_stamp)
 from tdacnn.errors import UserError
 from tdacnn.limits import cloud_memory
 from tdacnn.topology.params import PersistenceParams, check_against_cloud
 from tdacnn.weights import WeightSet
 
 __all__ = ["GraphResult", "resolve", "list_sources", "load_source", "opened_sources", "initial_layer", "layer_options",
-           "layer_problem", "iteration_options", "selector_choices",
+           "layer_problem", "iteration_options", "selector_choices", "source_stamp",
            "get_analysis", "compute_graph", "compute_barcode", "compute_angles", "node_members", "reset",
            "MAX_PERSISTENCE_POINTS", "check_persistence", "persistence_problem", "MAX_DRAWN_NODES", "check_drawable"]
 

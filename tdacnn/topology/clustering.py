@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tdacnn.topology.graph import components
+
 from tdacnn.topology.params import MapperParams
 
 __all__ = ["cluster_labels"]
@@ -47,27 +49,13 @@ def _adjacency(x: np.ndarray, r: float, strict: bool) -> np.ndarray:
 def _components_dense(adj: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray:
     """Connected components of the subgraph on ``nodes`` (default all) of a dense adjacency.
 
-    Breadth-first search on boolean rows: O(n²) byte operations, no edge list.
-    Returns labels (n,) numbered in order of each component's smallest node; -1 off ``nodes``.
+    Returns labels (n,) numbered in order of each component's smallest node; -1 off ``nodes``
+    (:func:`tdacnn.topology.graph.components`, the one routine).
     """
     n = len(adj)
-    allowed = np.ones(n, dtype=bool) if nodes is None else nodes.copy()
-    labels = np.full(n, -1)
-    lab = 0
-    todo = allowed.copy()
-    while todo.any():
-        seed = int(np.argmax(todo))
-        comp = np.zeros(n, dtype=bool)
-        comp[seed] = True
-        frontier = np.array([seed])
-        while len(frontier):
-            reach = adj[frontier].any(axis=0) if len(frontier) > 1 else adj[frontier[0]]
-            new = reach & allowed & ~comp
-            comp |= new
-            frontier = np.flatnonzero(new)
-        labels[comp] = lab
-        todo &= ~comp
-        lab += 1
+    idx = np.arange(n) if nodes is None else np.flatnonzero(nodes)
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[idx] = components(len(idx), adjacency=adj[np.ix_(idx, idx)])
     return labels
 
 

@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from tdacnn.topology.graph import MapperEdge, MapperGraph, MapperNode
+from tdacnn.topology.graph import MapperEdge, MapperGraph, MapperNode, components
 
 __all__ = ["build_graph", "graph_summary"]
 
@@ -98,19 +98,7 @@ def graph_summary(graph: MapperGraph) -> dict[str, int]:
     """
     ids = {n.id: i for i, n in enumerate(graph.nodes)}
     v, e = len(ids), len(graph.edges)
-    parent = list(range(v))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for ed in graph.edges:
-        ra, rb = find(ids[ed.source]), find(ids[ed.target])
-        if ra != rb:
-            parent[ra] = rb
-    comps = len({find(i) for i in range(v)})
+    comps = len(np.unique(components(v, [(ids[ed.source], ids[ed.target]) for ed in graph.edges])))
     cycle_rank = e - v + comps
     eidx = {frozenset((ed.source, ed.target)): i for i, ed in enumerate(graph.edges)}
     rows = []

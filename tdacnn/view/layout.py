@@ -40,20 +40,10 @@ Pos = dict[str, tuple[float, float]]
 
 
 def _components(ids: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[list[int]]:
-    """Connected components as lists of node indices, largest first."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """Connected components as lists of node indices, largest first (the one routine, in topology.graph)."""
+    from tdacnn.topology.graph import component_lists
 
-    index = {n: i for i, n in enumerate(ids)}
-    n = len(ids)
-    rows = [index[a] for a, b in edges if a in index and b in index]
-    cols = [index[b] for a, b in edges if a in index and b in index]
-    adj = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
-    _, labels = connected_components(adj, directed=False)
-    comps: dict[int, list[int]] = {}
-    for i, c in enumerate(labels):
-        comps.setdefault(int(c), []).append(i)
-    return sorted(comps.values(), key=lambda c: (-len(c), c[0]))
+    return component_lists(ids, edges)
 
 
 def fresh_layout(ids: Sequence[str], edges: Sequence[tuple[str, str]]) -> Pos:

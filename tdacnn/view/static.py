@@ -54,51 +54,24 @@ def to_png(fig, dpi: int = 100, palette: bool = False) -> bytes:
 
 # ------------------------------------------------------------------ Mapper graph
 def graph_positions(graph, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """Node positions: Kamada–Kawai per connected component, components packed in rows.
+    """Node positions: the app's own layout (:func:`tdacnn.view.layout.fresh_layout`), so that a
+    report draws a graph as the dashboard does.
 
     Parameters
     ----------
     graph : MapperGraph
+    seed : int
+        Unused (the layout is deterministic); kept for callers.
 
     Returns
     -------
     dict of node id to (x, y)
-        Each component is scaled to about its number of nodes' square root, so a
-        circle of 30 nodes reads as a ring and singletons stay small.
+        In matplotlib's orientation (y up; the browser's y points down).
     """
-    import networkx as nx
+    from tdacnn.view.layout import fresh_layout
 
-    g = nx.Graph()
-    g.add_nodes_from(n.id for n in graph.nodes)
-    g.add_edges_from((e.source, e.target) for e in graph.edges)
-    comps = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: (-len(c), c[0]))
-    pos: dict[str, tuple[float, float]] = {}
-    sizes = [max(0.5, 0.5 * math.sqrt(len(c))) for c in comps]
-    # rows about as wide as the packed area is tall, never narrower than the largest component
-    row_w = max(2.0 * sizes[0], 1.3 * math.sqrt(sum((2 * z + 0.6) ** 2 for z in sizes))) if comps else 1.0
-    x0, y0, row_h = 0.0, 0.0, 0.0
-    for comp in comps:
-        sub = g.subgraph(comp)
-        if len(comp) == 1:
-            local = {comp[0]: np.zeros(2)}
-        elif len(comp) == 2:
-            local = {comp[0]: np.array([-0.5, 0.0]), comp[1]: np.array([0.5, 0.0])}
-        else:
-            init = nx.spectral_layout(sub) if len(comp) > 3 else None
-            with np.errstate(divide="ignore", invalid="ignore"):  # coincident start positions are fine
-                local = nx.kamada_kawai_layout(sub, pos=init)
-        arr = np.array([local[n] for n in comp], dtype=float)
-        arr -= arr.mean(axis=0)
-        span = float(np.abs(arr).max()) or 1.0
-        size = max(0.5, 0.5 * math.sqrt(len(comp)))
-        arr *= size / span
-        if x0 + 2 * size > row_w and x0 > 0:
-            x0, y0, row_h = 0.0, y0 - row_h - 0.6, 0.0
-        for n, (x, y) in zip(comp, arr):
-            pos[n] = (x0 + size + x, y0 - size + y)
-        x0 += 2 * size + 0.6
-        row_h = max(row_h, 2 * size)
-    return pos
+    pos = fresh_layout([n.id for n in graph.nodes], [(e.source, e.target) for e in graph.edges])
+    return {n: (x, -y) for n, (x, y) in pos.items()}
 
 
 def draw_graph(ax, graph, title: str = "", thumbnails: bool = True, max_thumbnails: int = 120,
@@ -134,10 +107,11 @@ def draw_graph(ax, graph, title: str = "", thumbnails: bool = True, max_thumbnai
     cod = np.array([n.mean_codensity for n in graph.nodes], dtype=float)
     sizes = np.array([n.size for n in graph.nodes], dtype=float)
     s = 20 + 180 * np.sqrt(sizes / sizes.max())
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=cod, s=s, cmap="viridis_r", zorder=2, edgecolors="k", linewidths=0.3)
+    # the app's colouring: Viridis, the densest node (smallest codensity) at its first colour
+    sc = ax.scatter(xy[:, 0], xy[:, 1], c=cod, s=s, cmap="viridis", zorder=2, edgecolors="k", linewidths=0.3)
     if colorbar:
         cb = plt.colorbar(sc, ax=ax, fraction=0.035, pad=0.01)
-        cb.set_label("mean codensity (low = dense)", fontsize=8)
+        cb.set_label("mean codensity (k-NN distance; low = dense)", fontsize=8)
         cb.ax.tick_params(labelsize=7)
     if thumbnails:
         order = np.argsort(-sizes, kind="stable")[:max_thumbnails]
@@ -148,7 +122,7 @@ def draw_graph(ax, graph, title: str = "", thumbnails: bool = True, max_thumbnai
             m = float(np.abs(f).max()) or 1.0
             im = OffsetImage(f, cmap="gray", norm=Normalize(-m, m), zoom=zoom, interpolation="nearest")
             ab = AnnotationBbox(im, tuple(xy[i]), frameon=True, pad=0.05, zorder=3,
-                                bboxprops={"edgecolor": plt.get_cmap("viridis_r")(sc.norm(cod[i])), "lw": 1.2})
+                                bboxprops={"edgecolor": plt.get_cmap("viridis")(sc.norm(cod[i])), "lw": 1.2})
             ax.add_artist(ab)
     ax.margins(0.08)
     ax.set_aspect("equal", adjustable="datalim")

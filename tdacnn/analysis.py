@@ -241,19 +241,53 @@ class Analysis:
                             lambda: compute_lens(dense.cloud.points, dense.codensity, lens,
                                                  dense.cloud.kernel_shape), memo=True)
 
-    def graph(self, dense: DenseCloud, params: MapperParams | None = None) -> MapperGraph:
+    def graph(self, dense: DenseCloud, params: MapperParams | None = None, *, lens: Any = None,
+              clusterer: Any = None) -> MapperGraph:
         """Mapper graph of a dense cloud (members index the dense cloud); ``params`` None: from the data
-        (:func:`tdacnn.topology.defaults.suggest_mapper`, lens pca2, single linkage)."""
+        (:func:`tdacnn.topology.defaults.suggest_mapper`, lens pca2, single linkage).
+
+        ``lens`` (an object with ``fit_transform`` or a function of the points) and ``clusterer`` (an
+        object with ``fit_predict``) plug in your own estimators in place of ``params.lens`` and
+        ``params.clusterer`` (:mod:`tdacnn.topology.estimators`); the cover and the rest of ``params``
+        still apply.  Their results are cached under their class and parameters.
+        """
+        from tdacnn.topology.estimators import apply_lens, check_clusterer, check_lens, estimator_key
         from tdacnn.topology.mapper import MAPPER_VERSION, mapper_graph
 
         if params is None:
             params = self._suggest_mapper(dense, "pca2", "single", {})
         check_against_cloud(len(dense))
-        return self._cached(
-            f"graph:v{MAPPER_VERSION}:{dense.key()}:{params.key()}",  # a new mapper version: stored graphs go stale
-            lambda: mapper_graph(dense.cloud.points, dense.codensity, params, dense.cloud.kernel_shape,
-                                 lens_values=self.lens(dense, params.lens)),
-            stage=f"Mapper graph of {len(dense):,} points")
+        if lens is None and clusterer is None:
+            return self._cached(
+                f"graph:v{MAPPER_VERSION}:{dense.key()}:{params.key()}",  # a new mapper version: stored graphs go stale
+                lambda: mapper_graph(dense.cloud.points, dense.codensity, params, dense.cloud.kernel_shape,
+                                     lens_values=self.lens(dense, params.lens)),
+                stage=f"Mapper graph of {len(dense):,} points")
+        lens_key = clus_key = ""
+        if lens is not None:
+            check_lens(lens)
+            lens_key = estimator_key(lens)
+        if clusterer is not None:
+            check_clusterer(clusterer)
+            clus_key = estimator_key(clusterer)
+
+        def values() -> np.ndarray:
+            if lens is None:
+                return self.lens(dense, params.lens)
+            if lens_key is None:
+                return apply_lens(lens, dense.cloud.points)
+            return self._cached(f"lens:{dense.key()}:{lens_key}", lambda: apply_lens(lens, dense.cloud.points),
+                                memo=True, stage=f"lens of {len(dense):,} points")
+
+        def build() -> MapperGraph:
+            return mapper_graph(dense.cloud.points, dense.codensity, params, dense.cloud.kernel_shape,
+                                lens_values=values(), clusterer=clusterer,
+                                lens_label=None if lens is None else (lens_key or "custom lens"))
+
+        if lens_key is None or clus_key is None:  # an estimator without a stable key: never cached
+            return build()
+        return self._cached(f"graph:v{MAPPER_VERSION}:{dense.key()}:{params.key()}:lens={lens_key}:"
+                            f"clusterer={clus_key}", build, stage=f"Mapper graph of {len(dense):,} points")
 
     def suggest(self, cloud: PointCloud, fixed: Mapping[str, Any] | None = None, lens: str = "pca2",
                 clusterer: str = "single") -> tuple[DensityParams, MapperParams]:
@@ -290,13 +324,25 @@ class Analysis:
             stage="choosing the cover and clustering scale")
 
     def barcode(self, dense: DenseCloud | PointCloud, params: PersistenceParams | None = None) -> Barcode:
-        """Persistence barcode of a dense cloud (or of any cloud)."""
-        from tdacnn.topology.persistence import barcode
+        """Persistence barcode of a dense cloud (or of any cloud), each bar with its p-value against the
+        same pipeline on random filters (:mod:`tdacnn.topology.significance`; the null is cached by its
+        point count and parameters, so every cloud of that size shares it)."""
+        from tdacnn.topology import significance
+        from tdacnn.topology.persistence import diagrams
 
         params = params or PersistenceParams()
         cloud = dense.cloud if isinstance(dense, DenseCloud) else dense
         key = dense.key()
         check_against_cloud(len(cloud))
         used = len(cloud) if params.n_perm is None else min(params.n_perm, len(cloud))
-        return self._cached(f"barcode:{key}:{params.key()}", lambda: barcode(cloud.points, params),
-                            stage=f"persistence (H0–H{params.maxdim}) on {used:,} points")
+
+        def compute() -> Barcode:
+            raw = self._cached(f"diagrams:{key}:{params.key()}", lambda: diagrams(cloud.points, params),
+                               stage=f"persistence (H0–H{params.maxdim}) on {used:,} points")
+            spec = (significance.null_spec(cloud.points, params, dense.n_parent or None, dense.params)
+                    if isinstance(dense, DenseCloud) else significance.null_spec(cloud.points, params))
+            null = self._cached(f"null:{spec.key()}", lambda: significance.null_lengths(spec),
+                                stage=f"significance: the same pipeline on {spec.draws} clouds of {spec.describe()}")
+            return significance.assess(raw, null, spec)
+
+        return self._cached(f"barcode:{key}:{params.key()}", compute)

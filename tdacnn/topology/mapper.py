@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -183,7 +183,8 @@ def cover_elements(lens: np.ndarray, n_cubes: int, overlap: float,
 # ---------------------------------------------------------------- graph
 def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: MapperParams,
                  kernel_shape: tuple[int, int] | None = None, lens_values: np.ndarray | None = None,
-                 engine: Literal["fast", "kmapper"] = "fast") -> MapperGraph:
+                 engine: Literal["fast", "kmapper"] = "fast", clusterer: Any = None,
+                 lens_label: str | None = None) -> MapperGraph:
     """The Mapper graph of a (density-filtered) cloud.
 
     Parameters
@@ -198,6 +199,12 @@ def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: Mappe
     engine : {"fast", "kmapper"}
         Vectorised reimplementation, or KeplerMapper itself (the reference, whose
         cover never wraps).
+    clusterer : object with ``fit_predict``, optional
+        Used on each cover element instead of ``params.clusterer``
+        (:mod:`tdacnn.topology.estimators`); label -1 is noise.
+    lens_label : str, optional
+        ``lens_values`` come from a plugged-in lens with this name (never periodic;
+        ``params.lens`` is then ignored).
 
     Returns
     -------
@@ -217,8 +224,17 @@ def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: Mappe
     lens = compute_lens(x, codensity, params.lens, kernel_shape) if lens_values is None else np.asarray(lens_values)
     if len(lens) != len(x):
         raise UserError(f"the lens has {len(lens)} values for {len(x)} points")
-    period = PERIODIC_LENSES.get(params.lens)
+    period = PERIODIC_LENSES.get(params.lens) if lens_label is None else None
     meta = {"params": params.to_dict(), "n_points": int(len(x)), "engine": engine}
+    if lens_label is not None:
+        meta["params"]["lens"] = lens_label
+    if clusterer is not None:
+        from tdacnn.topology.estimators import check_clusterer, estimator_key
+
+        check_clusterer(clusterer)
+        meta["params"]["clusterer"] = estimator_key(clusterer) or type(clusterer).__name__
+        if engine != "fast":
+            raise UserError("a plugged-in clusterer runs with engine='fast'")
     if period is not None and engine == "fast":
         meta["cover_period"] = period
     if engine == "kmapper":
@@ -229,10 +245,16 @@ def mapper_graph(points: np.ndarray, codensity: np.ndarray | None, params: Mappe
         # spin-waiting, which cost 2-5x on a busy machine (measured in benchmarks/mapper.py)
         with one_blas_thread():
             for ci, idx in cover_elements(lens, params.n_cubes, params.overlap, period):
-                labels = cluster_labels(x[idx], params)
+                labels = cluster_labels(x[idx], params) if clusterer is None else _plugged(clusterer, x[idx])
                 for lab in range(labels.max() + 1):
                     clusters.append((f"c{ci}_k{lab}", idx[labels == lab]))
     return build_graph(clusters, x, codensity, kernel_shape, meta)
+
+
+def _plugged(clusterer: Any, x: np.ndarray) -> np.ndarray:
+    from tdacnn.topology.estimators import cluster_with
+
+    return cluster_with(clusterer, x)
 
 
 def _kmapper_clusters(x: np.ndarray, lens: np.ndarray, params: MapperParams) -> list[tuple[str, np.ndarray]]:

@@ -1,28 +1,29 @@
-"""Load test: ≥ 20 concurrent sessions moving sliders on a real app process.
+"""Load test: ≥ 20 concurrent browser sessions on a real app process (page loads, graph callbacks, API reads).
 
-Starts ``python app.py`` on a free loopback port with a fresh data directory
-holding a synthetic run (edge-detector filters plus noise), then drives N
-concurrent sessions for a bounded time.  Each session "moves a slider" by
-posting, through Dash's own HTTP endpoint (``POST /_dash-update-component``),
-the two callbacks the page would run: control values → request
-(``explore-request``), then request → Cytoscape elements (``explore-graph``),
-carrying its own ``explore-memory`` from one move to the next as the browser
-does.  At every moment the sessions use distinct parameters, and each response
-is checked against its own request (k, p and the cover echoed back), so a
-result served to the wrong session is counted.
+Starts the app (``python app.py``, or ``gunicorn app:server`` with ``--server gunicorn``) on a free
+loopback port with a fresh data directory holding a synthetic run (edge-detector filters plus noise),
+then drives N concurrent sessions for a bounded time, each with its own cookie jar (its own owner id,
+as N browsers).  Each session "moves a slider" by posting, through Dash's own HTTP endpoint
+(``POST /_dash-update-component``), the two callbacks the page would run: control values → request
+(``explore-request``), then request → Cytoscape elements (``explore-graph``), carrying its own
+``explore-memory`` from one move to the next as the browser does; after every move it reads its jobs and
+the sources through the JSON API (``GET /api/jobs``, ``GET /api/sources``), and every fifth move it
+loads the page again (``GET /``).  At every moment the sessions use distinct parameters, and each
+response is checked against its own request (k, p and the cover echoed back), so a result served to
+the wrong session is counted.
 
-Prints requests served, errors, cross-session mismatches, p50/p95 latency of
-the graph callback (all, and for parameters already computed once = cached
-stages), and the same for the whole slider move.  ``--json`` prints one JSON
-object.  Loopback only; timings on a shared machine are noisy.
+Prints requests served, errors, cross-session mismatches, p50/p95 latency of the graph callback (all,
+and for parameters already computed once = cached stages), of the whole slider move, of page loads and
+of API reads.  ``--json`` prints one JSON object.  Loopback only; timings on a shared machine are noisy.
 
-    python benchmarks/load.py --sessions 20 --seconds 60 [--json]
+    python benchmarks/load.py --sessions 20 --seconds 60 [--server gunicorn] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.cookiejar
 import json
 import os
 import signal
@@ -72,13 +73,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_process(home: Path, timeout: float = 120):
+def app_process(home: Path, server: str = "app", timeout: float = 120):
+    """Run the app on ``home`` (``python app.py``, or ``gunicorn app:server``); yield its base URL."""
     port = _free_port()
     log = open(home / "app.log", "w")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
-                            env={**env, "TDACNN_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    if server == "gunicorn":
+        command = [str(Path(sys.executable).with_name("gunicorn")), "app:server", "--bind", f"127.0.0.1:{port}"]
+    else:
+        command = [sys.executable, "app.py", "--port", str(port)]
+    proc = subprocess.Popen(command, cwd=REPO, env={**env, "TDACNN_HOME": str(home)}, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         t0 = time.time()
@@ -111,19 +116,45 @@ def _output_key(deps: list, first_output: str) -> dict:
     raise RuntimeError(f"no callback with output {first_output} (is this the tdacnn app?)")
 
 
-def _post(url: str, payload: dict, timeout: float = 60) -> tuple[int, dict | None, float]:
+def _opener() -> urllib.request.OpenerDirector:
+    """One browser: its own cookie jar (its session's owner id)."""
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def _post(opener, url: str, payload: dict, timeout: float = 60) -> tuple[int, dict | None, float]:
     data = json.dumps(payload).encode()
     req = urllib.request.Request(url + "/_dash-update-component", data=data,
                                  headers={"Content-Type": "application/json"})
     t0 = time.perf_counter()
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with opener.open(req, timeout=timeout) as r:
             body = r.read()
             return r.status, (json.loads(body) if body else None), time.perf_counter() - t0
     except urllib.error.HTTPError as exc:
         return exc.code, None, time.perf_counter() - t0
     except (OSError, ValueError):
         return 0, None, time.perf_counter() - t0
+
+
+def _get(opener, url: str, timeout: float = 60) -> tuple[int, bytes, float]:
+    t0 = time.perf_counter()
+    try:
+        with opener.open(url, timeout=timeout) as r:
+            return r.status, r.read(), time.perf_counter() - t0
+    except urllib.error.HTTPError as exc:
+        return exc.code, b"", time.perf_counter() - t0
+    except OSError:
+        return 0, b"", time.perf_counter() - t0
+
+
+def _payload(dep: dict, page: dict, changed: str) -> dict:
+    """The body the browser posts for callback ``dep``: each input and state valued from ``page``
+    (``"id.property" -> value``; None for anything else the page holds), as Dash's renderer sends it."""
+    def values(items: list[dict]) -> list[dict]:
+        return [{**item, "value": page.get(f"{item['id']}.{item['property']}")} for item in items]
+
+    return {"output": dep["output"], "outputs": _outputs(dep["output"]), "inputs": values(dep["inputs"]),
+            "changedPropIds": [changed], "state": values(dep["state"])}
 
 
 def _outputs(output: str) -> list[dict]:
@@ -141,21 +172,24 @@ class Stats:
         self.errors: list[str] = []
         self.mismatches = 0
         self.seen: set[tuple] = set()
+        self.page: list[float] = []
+        self.api: list[float] = []
 
 
 def session(i: int, url: str, deps: dict, until: float, stats: Stats) -> None:
     parse, graph = deps["parse"], deps["graph"]
+    opener = _opener()
     memory = None
     step = 0
+    _read(opener, url + "/", "page", stats)  # the page load that makes the session's cookie
     while time.time() < until:
         k, p, n, o = COMBOS[(i + step * 7) % len(COMBOS)]
         step += 1
         values = {**BASE, "k": k, "p": p, "n_cubes": n, "overlap": o}
         t_move = time.perf_counter()
-        status, body, _dt = _post(url, {
-            "output": parse["output"], "outputs": _outputs(parse["output"]),
-            "inputs": [{"id": f"explore-{c}", "property": "value", "value": values[c]} for c in CONTROLS],
-            "changedPropIds": ["explore-k.value"], "state": []})
+        page = {**{f"explore-{c}.value": values[c] for c in CONTROLS}, "explore-ready.data": True,
+                "explore-auto.data": [], "explore-memory.data": memory}
+        status, body, _dt = _post(opener, url, _payload(parse, page, "explore-k.value"))
         with stats.lock:
             stats.requests += 1
         if status != 200 or not body:
@@ -169,11 +203,8 @@ def session(i: int, url: str, deps: dict, until: float, stats: Stats) -> None:
             continue
         with stats.lock:
             cached = (k, p, n, o) in stats.seen
-        status, body, dt = _post(url, {
-            "output": graph["output"], "outputs": _outputs(graph["output"]),
-            "inputs": [{"id": "explore-request", "property": "data", "value": request}],
-            "changedPropIds": ["explore-request.data"],
-            "state": [{"id": "explore-memory", "property": "data", "value": memory}]})
+        page.update({"explore-request.data": request})
+        status, body, dt = _post(opener, url, _payload(graph, page, "explore-request.data"))
         move = time.perf_counter() - t_move
         with stats.lock:
             stats.requests += 1
@@ -196,17 +227,32 @@ def session(i: int, url: str, deps: dict, until: float, stats: Stats) -> None:
             if cached:
                 stats.graph_cached.append(dt)
             stats.seen.add((k, p, n, o))
+        _read(opener, url + "/api/jobs", "api", stats, b'"jobs"')
+        _read(opener, url + "/api/sources", "api", stats, b'"run:synthetic"')
+        if step % 5 == 0:
+            _read(opener, url + "/", "page", stats, b"_dash-config")
+
+
+def _read(opener, url: str, kind: str, stats: Stats, expect: bytes = b"") -> None:
+    """A GET of the page or the API, counted; an error unless it answers 200 with ``expect`` in it."""
+    status, body, dt = _get(opener, url)
+    with stats.lock:
+        stats.requests += 1
+        if status != 200 or expect not in body:
+            stats.errors.append(f"{url.rsplit(':', 1)[-1]}: HTTP {status}")
+            return
+        (stats.page if kind == "page" else stats.api).append(dt)
 
 
 def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4) if values else None
 
 
-def run(sessions: int, seconds: float) -> dict:
+def run(sessions: int, seconds: float, server: str = "app") -> dict:
     with tempfile.TemporaryDirectory(prefix="tdacnn-load-") as tmp:
         home = synthetic_home(Path(tmp))
         t_start = time.perf_counter()
-        with app_process(home) as url:
+        with app_process(home, server) as url:
             startup = time.perf_counter() - t_start
             all_deps = _get_json(url + "/_dash-dependencies")
             deps = {"parse": _output_key(all_deps, "explore-request.data"),
@@ -221,14 +267,20 @@ def run(sessions: int, seconds: float) -> dict:
             for t in threads:
                 t.join(seconds + 120)
             wall = time.perf_counter() - t0
+        # the server's last error, when there were errors (the data directory goes with the run)
+        tracebacks = (home / "app.log").read_text(errors="replace").split("Traceback")
+        server_error = "Traceback" + tracebacks[-1][-1500:] if stats.errors and len(tracebacks) > 1 else None
     return {
-        "sessions": sessions, "seconds": round(wall, 1), "app_start_s": round(startup, 1),
+        "server": server, "sessions": sessions, "seconds": round(wall, 1), "app_start_s": round(startup, 1),
         "requests": stats.requests, "requests_per_s": round(stats.requests / wall, 1),
         "graph_updates": len(stats.graph_all), "errors": len(stats.errors), "error_examples": stats.errors[:5],
+        "server_error": server_error,
         "cross_session_mismatches": stats.mismatches,
         "graph_p50_s": _pct(stats.graph_all, 50), "graph_p95_s": _pct(stats.graph_all, 95),
         "graph_cached_p50_s": _pct(stats.graph_cached, 50), "graph_cached_p95_s": _pct(stats.graph_cached, 95),
         "move_p50_s": _pct(stats.move, 50), "move_p95_s": _pct(stats.move, 95),
+        "page_loads": len(stats.page), "page_p50_s": _pct(stats.page, 50), "page_p95_s": _pct(stats.page, 95),
+        "api_reads": len(stats.api), "api_p50_s": _pct(stats.api, 50), "api_p95_s": _pct(stats.api, 95),
         "cpu_cores": os.cpu_count(),
     }
 
@@ -237,11 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--server", choices=("app", "gunicorn"), default="app",
+                    help="python app.py (the development server), or gunicorn app:server")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if args.sessions > len(COMBOS):
         ap.error(f"at most {len(COMBOS)} sessions (distinct parameter sets)")
-    result = run(args.sessions, args.seconds)
+    result = run(args.sessions, args.seconds, args.server)
     if args.json:
         print(json.dumps(result))
     else:

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: a real browser for the app tests, a real Redis for the Celery tests.
+# Debian packages: a real browser for the app tests, a real Redis for the job-queue tests (huey on Redis).
 PY=${PYTHON:-python3}
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

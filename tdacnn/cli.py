@@ -17,7 +17,7 @@ from tdacnn import __version__
 from tdacnn.errors import UserError
 
 #: subcommand name -> module under tdacnn.commands
-COMMANDS = ("analyze", "train", "layers", "serve", "reproduce", "make-default-run")
+COMMANDS = ("analyze", "train", "layers", "serve", "worker", "reproduce", "make-default-run")
 
 
 def build_parser() -> argparse.ArgumentParser:

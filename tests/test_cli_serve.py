@@ -4,12 +4,14 @@ source before the server answers (progress on stderr), and bad paths get one sen
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -80,7 +82,48 @@ def test_serve_opens_a_checkpoint_before_answering(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
                 time.sleep(0.2)
+        # the file given may be loaded by its path on the server; a file beside it may not
+        sibling = tmp_path / "beside.pth"
+        sibling.write_bytes(ckpt.read_bytes())
+        answers = []
+        for path in (ckpt, sibling):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/jobs", method="POST",
+                                         data=json.dumps({"kind": "load", "path": str(path)}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    answers.append((r.status, json.loads(r.read())))
+            except urllib.error.HTTPError as exc:
+                answers.append((exc.code, json.loads(exc.read())))
+        assert answers[0][0] == 201 and answers[0][1]["kind"] == "load", answers
+        assert answers[1][0] == 400 and "is not a file this server may read" in answers[1][1]["error"], answers
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_server_paths_are_limited_to_the_data_directory_the_allowed_folders_and_the_files_given(tmp_path,
+                                                                                                monkeypatch):
+    from tdacnn.app import checkpoint_files as cf
+    from tdacnn.errors import UserError
+
+    monkeypatch.setenv("TDACNN_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(cf, "_COMMAND_LINE", set())
+    given, other = tmp_path / "given.pth", tmp_path / "extra" / "other.pth"
+    other.parent.mkdir()
+    for path in (given, other):
+        path.write_bytes(b"x")
+    inside = tmp_path / "home" / "mine.pth"
+    inside.parent.mkdir()
+    inside.write_bytes(b"x")
+    assert cf.server_path(str(inside)) == inside.resolve()
+    for path in (given, other):
+        with pytest.raises(UserError, match="is not a file this server may read"):
+            cf.server_path(str(path))
+    cf.allow_paths([given])
+    monkeypatch.setenv("TDACNN_ALLOWED_PATHS", os.pathsep.join(["/nonexistent", str(other.parent)]))
+    assert cf.server_path(str(given)) == given.resolve() and cf.server_path(str(other)) == other.resolve()
+    with pytest.raises(UserError, match="is not a folder this server may read"):
+        cf.server_folder("/etc")
+    assert cf.server_folder(str(other.parent / ".." / "extra")) == other.parent.resolve()

@@ -52,7 +52,8 @@ from tdacnn.view.cytoscape import LayoutMemory, graph_elements, memory_from_elem
 from tdacnn.view.figures import empty_figure, orientation_figure
 
 __all__ = ["layout", "register", "default_source", "load_url", "update_selectors", "parse_controls", "parse_view",
-           "track_auto", "reset_auto", "update_graph", "update_barcode", "update_orientation", "control_id",
+           "track_auto", "reset_auto", "update_graph", "update_barcode", "update_orientation", "update_klein",
+           "update_fields", "control_id",
            "refresh_sources", "load_session"]
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,34 @@ def update_orientation(request_data: dict | None):
     return orientation_figure(angles, title=f"orientation of the {len(angles):,} densest filters")
 
 
+def update_klein(request_data: dict | None):
+    """The request → its filtered cloud on the Klein bottle, fractions in the caption (blank when none)."""
+    from tdacnn.view.klein import klein_figure
+
+    try:
+        coords, fractions = services.compute_klein(_request(request_data))
+    except (UserError, ValueError) as exc:
+        return empty_figure("<br>".join(textwrap.wrap(f"no Klein-bottle map: {exc}", 55)), height=330)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("Klein-bottle map failed")
+        return empty_figure(f"Klein-bottle map failed: {exc}", height=330)
+    return klein_figure(coords.alpha, coords.phi, fractions)
+
+
+def update_fields(request_data: dict | None):
+    """The request → its barcodes over Z/2 and Z/3 side by side (blank, saying why, when none)."""
+    from tdacnn.view.klein import fields_figure
+
+    try:
+        bars = services.compute_field_barcodes(_request(request_data))
+    except (UserError, ValueError) as exc:
+        return empty_figure("<br>".join(textwrap.wrap(f"no Z/2, Z/3 barcodes: {exc}", 55)), height=260)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("Z/2, Z/3 barcodes failed")
+        return empty_figure(f"Z/2, Z/3 barcodes failed: {exc}", height=260)
+    return fields_figure(bars.get(2), bars.get(3))
+
+
 def refresh_sources(_tab: Any, _changed: Any):
     """Re-list the sources (a training run finished, a checkpoint was loaded)."""
     return services.list_sources()
@@ -236,6 +265,8 @@ def register(app) -> None:
     app.callback(Output("explore-barcode", "figure"), Input("explore-request", "data"),
                  Input("explore-barcode-mode", "value"))(update_barcode)
     app.callback(Output("explore-orientation", "figure"), Input("explore-request", "data"))(update_orientation)
+    app.callback(Output("explore-klein", "figure"), Input("explore-request", "data"))(update_klein)
+    app.callback(Output("explore-fields", "figure"), Input("explore-request", "data"))(update_fields)
     app.callback(Output("explore-source-stamp", "data"), Input("explore-watch", "n_intervals"),
                  State(control_id("source"), "value"), State("explore-source-stamp", "data"),
                  prevent_initial_call=True)(watch_source)

@@ -170,6 +170,16 @@ def layout() -> html.Div:
                               config={**EXPORT_CONFIG,
                                       "toImageButtonOptions": {"format": "png", "filename": "orientation"}}),
                     type="dot", delay_show=400),
+        # the filtered cloud on the Klein bottle, and its barcodes over Z/2 and Z/3 (explore.update_klein,
+        # explore.update_fields: the map is at once, the barcodes take their significance test's time)
+        dcc.Loading(dcc.Graph(id="explore-klein", figure=empty_figure("", height=330),
+                              config={**EXPORT_CONFIG,
+                                      "toImageButtonOptions": {"format": "png", "filename": "klein"}}),
+                    type="dot", delay_show=400),
+        dcc.Loading(dcc.Graph(id="explore-fields", figure=empty_figure("", height=260),
+                              config={**EXPORT_CONFIG,
+                                      "toImageButtonOptions": {"format": "png", "filename": "z2-z3"}}),
+                    type="dot", delay_show=400),
     ], className="side-col")
     return html.Div([
         dcc.Store(id="explore-request"),

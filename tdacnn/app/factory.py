@@ -1,10 +1,10 @@
-"""``create_app``: the Dash app — Explore, Dynamics, Depth and Jobs tabs.
+"""``create_app``: the Dash app — Explore, Dynamics, Depth and Jobs tabs — with its session, security and API.
 
-The background-callback manager is chosen once, outside the views: by default
-:func:`tdacnn.jobs.manager.get_manager` (Dash's DiskcacheManager, or its
-CeleryManager when ``REDIS_URL`` is set); a DiskcacheManager under
-``cache_dir()`` if the jobs backend is unavailable.  The web process never
-imports torch: only jobs (forked or on Celery workers) train or load networks.
+The web process never runs a job (no background callbacks, no torch): the Jobs
+tab and the ``/api`` routes only submit, read and cancel jobs through
+:mod:`tdacnn.jobs.service`; worker processes run them.  Every request goes
+through :mod:`tdacnn.app.security` (optional basic auth, body caps, headers) and
+gets its session's owner id (:mod:`tdacnn.app.session`).
 """
 
 from __future__ import annotations
@@ -12,27 +12,19 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from dash import Dash, dcc, html
+from dash import dcc, html
 
+if TYPE_CHECKING:
+    from dash import Dash
 
-__all__ = ["create_app", "default_manager", "warm_up"]
+__all__ = ["create_app", "warm_up"]
 
 log = logging.getLogger(__name__)
 
 #: The repository's top-level ``assets/`` (CSS served by Dash).
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-#: Flask refuses request bodies over this size before reading them (uploads are
-#: limited to MAX_UPLOAD_BYTES; base64 inflates them by a third).
-MAX_REQUEST_BYTES = 100 * 2**20
-
-
-def default_manager():
-    """The background-callback manager (DiskcacheManager, or CeleryManager with REDIS_URL)."""
-    from tdacnn.jobs.manager import get_manager
-
-    return get_manager()
 
 
 def _layout():
@@ -77,20 +69,11 @@ def warm_up() -> None:
     threading.Thread(target=run, name="tdacnn-warm-up", daemon=True).start()
 
 
-def _too_large(_exc: Exception):
-    """HTTP 413 with a sentence (the page refuses big uploads itself: this is for other clients)."""
-    return (f"request too large: the server accepts at most {MAX_REQUEST_BYTES // 2**20} MB per request; load big "
-            "checkpoints with python app.py FILE, tdacnn serve FILE, or \"Load from server path\" in the Jobs tab\n",
-            413, {"Content-Type": "text/plain; charset=utf-8"})
-
-
-def create_app(manager: Any = None, *, warm: bool = True, title: str = "tdacnn") -> Dash:
+def create_app(*, warm: bool = True, title: str = "tdacnn") -> Dash:
     """Build the Dash app.
 
     Parameters
     ----------
-    manager : dash background-callback manager, optional
-        Default: :func:`default_manager`.
     warm : bool
         Precompute the default view in a thread (first graph at once).
     title : str
@@ -99,15 +82,23 @@ def create_app(manager: Any = None, *, warm: bool = True, title: str = "tdacnn")
     -------
     dash.Dash
         ``app.server`` is the Flask app (for gunicorn).
-    """
-    from tdacnn.app import dynamics, explore, jobs_panel
 
-    if manager is None:
-        manager = default_manager()
-    app = Dash(__name__, title=title, assets_folder=str(ASSETS), background_callback_manager=manager,
-               suppress_callback_exceptions=True, update_title=None)
-    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
-    app.server.register_error_handler(413, _too_large)
+    Raises
+    ------
+    UserError
+        A malformed ``TDACNN_AUTH``.
+    """
+    # dash_cytoscape is registered now, in every process: Dash refuses a component library first imported
+    # inside a callback (HTTP 500 in a gunicorn process that has not served the layout yet)
+    import dash_cytoscape  # noqa: F401
+
+    from tdacnn.app import api, dynamics, explore, jobs_panel, security, session
+
+    app = security.QuietDash(__name__, title=title, assets_folder=str(ASSETS), suppress_callback_exceptions=True,
+                             update_title=None)
+    security.install(app.server)  # first: auth and body caps come before anything reads the request
+    session.install(app.server)
+    api.register(app.server)
     app.layout = _layout()
     explore.register(app)
     dynamics.register(app)

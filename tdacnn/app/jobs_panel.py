@@ -1,80 +1,64 @@
-"""The Jobs tab: train a run, load a checkpoint, watch the job list.
+"""The Jobs tab: train a run, load a checkpoint, follow the session's jobs.
 
-Thin adapters over :mod:`tdacnn.jobs`.  Each job goes in two steps:
+Jobs run in worker processes on the one job queue (:mod:`tdacnn.jobs.service`);
+this tab only submits, cancels and reads them, always as the browser session's
+owner (:func:`tdacnn.app.session.current_owner`), so it never sees another
+session's jobs.  The callbacks are thin adapters over
+:mod:`tdacnn.app.jobs_actions` (submit/cancel/read) and :mod:`tdacnn.app.jobs_view`
+(what a job record looks like on the page):
 
-1. a plain callback validates the form (a bad value is explained at once, next
-   to the form), records a queued job in the registry and puts its id in a
-   ``dcc.Store`` (``jobs-train-pending`` / ``jobs-load-pending``);
-2. a Dash background callback, triggered by that store, runs the job
-   (:func:`tdacnn.jobs.runner.run_job_isolated`: a fresh interpreter started from a
-   forked process or a Celery worker),
-   with a progress bar and a cancel button.
+- *Train* validates the form (a bad value, a limit reached or the queue being
+  unreachable is one sentence next to the button) and submits a ``train`` job;
+- *Load from server path* submits a ``load`` job for a file in the allowed folders;
+- a checkpoint *upload* never goes through a Dash callback: ``assets/jobs_upload.js``
+  refuses a file over :data:`MAX_UPLOAD_BYTES` in the browser with
+  :func:`oversize_message`, posts the others to ``POST /api/sources?wait=0``, shows a
+  refusal's ``{"error"}`` sentence under the upload and puts the job id into the
+  ``jobs-load-job`` store;
+- one ``dcc.Interval`` (every second while a job of the session is queued or
+  running, every five otherwise) reads the jobs and draws the progress bars and
+  status lines of the training and the load the page follows, enables *Cancel*
+  only while that training is active, and lists the session's jobs with their
+  state (``queued`` with why it waits, ``interrupted`` with the reason, re-runs).
 
-Uploads over :data:`MAX_UPLOAD_BYTES` never leave the browser: ``dcc.Upload``'s
-``max_size`` drops them and ``assets/upload_limit.js`` puts :func:`oversize_message`
-(the limit, and how to load big files) under the upload; an upload and a server
-path are separate callbacks, so neither ever sends the other's data.
-
-When a job finishes, ``jobs-sources-version`` (a ``dcc.Store``) changes to
-``{"version": <time>, "source": <new source id>}``: source selectors listen to it.
-The job list (refreshed every second from the registry) shows every job's
-status, including ``queued``/waiting, ``interrupted`` and ``cancelled``.
+When a job ends ``done`` with a new source, ``jobs-sources-version`` (a
+``dcc.Store``) changes to ``{"version": n, "source": <source id>, "job": <job id>}``:
+source selectors listen to it.
 """
 
 from __future__ import annotations
 
-import logging
-import time
+from dash import Input, Output, State, dcc, html
 
-from dash import Input, Output, State, dcc, html, no_update
-from dash.exceptions import PreventUpdate
+from tdacnn.app import jobs_actions as actions
+from tdacnn.app.checkpoint_files import CHECKPOINT_SUFFIXES
+from tdacnn.app.checkpoint_files import oversize_message as _oversize_message
+from tdacnn.app.jobs_view import ERROR_STYLE, FAST_POLL_MS
+from tdacnn.nets.safeload import MAX_UPLOAD_BYTES  # numpy only, no torch
 
-from tdacnn.errors import UserError
-from tdacnn.jobs.manager import backend_name
-from tdacnn.jobs.requests import TrainRequest
-from tdacnn.jobs.store import Job, job_registry
-from tdacnn.jobs.runner import run_job_isolated
-from tdacnn.jobs.tasks import Progress, start_job
+__all__ = ["layout", "register_callbacks", "MAX_UPLOAD_BYTES", "oversize_message", "UPLOAD_URL"]
 
-__all__ = [
-    "layout",
-    "register_callbacks",
-    "MAX_UPLOAD_BYTES",
-    "oversize_message",
-    "start_training",
-    "receive_checkpoint",
-    "run_pending_job",
-    "request_cancel",
-    "render_jobs",
-    "sources_version",
-]
-
-log = logging.getLogger(__name__)
-
-from tdacnn.nets.safeload import MAX_UPLOAD_BYTES, safe_upload_name  # numpy only, no torch
-# what the page receives as a checkpoint (an upload or a server path), checked: its own module
-from tdacnn.app.checkpoint_files import CHECKPOINT_SUFFIXES, _decode_upload, _server_path, _stage_upload  # noqa: E402,F401
-from tdacnn.app.checkpoint_files import oversize_message as _oversize_message  # noqa: E402
+#: Where assets/jobs_upload.js posts a checkpoint (relative to the app's path prefix); ``wait=0``: answer
+#: ``202 {"job": id}`` at once, the page follows the load job like any other.
+UPLOAD_URL = "api/sources?wait=0"
+_FIELD = {"display": "inline-block", "marginRight": "1em", "marginBottom": "0.4em"}
 
 
 def oversize_message(name: str, size_mb: str) -> str:
     """The sentence for an upload over :data:`MAX_UPLOAD_BYTES` (the limit, and how to load big files)."""
     return _oversize_message(name, size_mb, MAX_UPLOAD_BYTES)
 
-#: A queued job never started by a (forked) worker after this long is orphaned.
-ORPHAN_AFTER_S = 60.0
-_ERR = {"color": "#b00020", "marginLeft": "0.5em"}
-_FIELD = {"display": "inline-block", "marginRight": "1em", "marginBottom": "0.4em"}
-
 
 def _field(label: str, control) -> html.Label:
     return html.Label([html.Span(label, style={"display": "block", "fontSize": "0.85em"}), control], style=_FIELD)
 
 
-def layout() -> html.Div:
-    """The Jobs tab (component ids prefixed ``jobs-``)."""
-    mb = MAX_UPLOAD_BYTES // 2**20
-    train = html.Section([
+def _number(cid: str, value: int, width: str, lo: int = 1) -> dcc.Input:
+    return dcc.Input(id=cid, type="number", value=value, min=lo, step=1, style={"width": width})
+
+
+def _train_section() -> html.Section:
+    return html.Section([
         html.H3("Train a run"),
         _field("dataset", dcc.Dropdown(
             id="jobs-dataset", clearable=False, value="digits", style={"width": "10em"},
@@ -86,24 +70,18 @@ def layout() -> html.Div:
         _field("", dcc.Checklist(id="jobs-download", options=[{"label": " download if missing", "value": "yes"}],
                                  value=[])),
         html.Br(),
-        _field("conv1 filters", dcc.Input(id="jobs-conv1", type="number", value=64, min=1, step=1,
-                                          style={"width": "5em"})),
-        _field("conv2 filters", dcc.Input(id="jobs-conv2", type="number", value=32, min=1, step=1,
-                                          style={"width": "5em"})),
-        _field("networks", dcc.Input(id="jobs-networks", type="number", value=10, min=1, step=1,
-                                     style={"width": "5em"})),
-        _field("iterations", dcc.Input(id="jobs-iterations", type="number", value=500, min=1, step=1,
-                                       style={"width": "6em"})),
+        _field("conv1 filters", _number("jobs-conv1", 64, "5em")),
+        _field("conv2 filters", _number("jobs-conv2", 32, "5em")),
+        _field("networks", _number("jobs-networks", 10, "5em")),
+        _field("iterations", _number("jobs-iterations", 500, "6em")),
         _field("snapshot iterations", dcc.Input(id="jobs-snapshots", type="text", value="0, 50, 100, 200, 500",
                                                 style={"width": "12em"})),
-        _field("seed", dcc.Input(id="jobs-seed", type="number", value=0, min=0, step=1, style={"width": "5em"})),
-        _field("split across workers (Celery)", dcc.Input(
-            id="jobs-shards", type="number", value=1, min=1, step=1, style={"width": "4em"},
-            disabled=backend_name() != "celery")),
+        _field("seed", _number("jobs-seed", 0, "5em", lo=0)),
+        _field("split across workers", _number("jobs-shards", 1, "4em")),
         html.Br(),
         html.Button("Train", id="jobs-train", n_clicks=0),
         html.Button("Cancel", id="jobs-cancel", n_clicks=0, disabled=True, style={"marginLeft": "0.5em"}),
-        html.Span(id="jobs-train-error", className="jobs-error", style=_ERR),
+        html.Span(id="jobs-train-error", className="jobs-error", style=ERROR_STYLE),
         html.Div([
             html.Progress(id="jobs-train-bar", max=100, value=0, style={"width": "24em"}),
             html.Span(id="jobs-train-status", style={"marginLeft": "0.5em"}),
@@ -111,23 +89,33 @@ def layout() -> html.Div:
         html.Div(id="jobs-train-result"),
         html.Div(id="jobs-cancel-status"),
     ])
-    load = html.Section([
+
+
+def _upload_box(mb: int) -> html.Div:
+    # a plain box: assets/jobs_upload.js opens the file chooser on a click (or takes a dropped file), checks the
+    # limit (the sentence with {name} and {size}), posts the file itself and puts the job id into the store
+    return html.Div(
+        ["Drop a checkpoint here or ", html.U("choose a file"), f" (≤ {mb} MB)"],
+        id="jobs-upload", className="jobs-upload", role="button", tabIndex="0",
+        style={"width": "30em", "padding": "1em", "border": "1px dashed #888", "borderRadius": "4px",
+               "textAlign": "center", "cursor": "pointer"},
+        **{"data-max-upload-bytes": str(MAX_UPLOAD_BYTES), "data-oversize": oversize_message("{name}", "{size}"),
+           "data-accept": ",".join(CHECKPOINT_SUFFIXES), "data-upload-url": UPLOAD_URL,
+           "data-error-id": "jobs-upload-error", "data-progress-id": "jobs-upload-progress",
+           "data-job-store": "jobs-load-job"})
+
+
+def _load_section() -> html.Section:
+    mb = MAX_UPLOAD_BYTES // 2**20
+    return html.Section([
         html.H3("Load a checkpoint"),
         html.P(f"PyTorch (.pt/.pth, loaded with weights_only), safetensors, .npy/.npz filter files; "
                f"uploads up to {mb} MB. Larger files (VGG16 is 500 MB): give their path on the server below, "
                f"or start the app on them: python app.py FILE (or tdacnn serve FILE).",
                style={"fontSize": "0.85em"}),
-        # assets/upload_limit.js reads these data attributes: a file over the limit is refused in the
-        # browser with the sentence below (never read, never sent: no bare HTTP 413)
-        html.Div(dcc.Upload(id="jobs-upload", children=html.Div(["Drop a checkpoint here or ", html.A("choose a file"),
-                                                                 f" (≤ {mb} MB)"]),
-                            multiple=False, max_size=MAX_UPLOAD_BYTES,
-                            style={"width": "30em", "padding": "1em", "border": "1px dashed #888",
-                                   "borderRadius": "4px", "textAlign": "center"}),
-                 id="jobs-upload-box", **{"data-max-upload-bytes": str(MAX_UPLOAD_BYTES),
-                                          "data-error-id": "jobs-upload-error",
-                                          "data-oversize": oversize_message("{name}", "{size}")}),
-        html.Span(id="jobs-upload-error", className="jobs-error", style=_ERR),
+        _upload_box(mb),
+        html.Span(id="jobs-upload-progress", style={"marginLeft": "0.5em"}),
+        html.Span(id="jobs-upload-error", className="jobs-error", style=ERROR_STYLE),
         html.Div([
             dcc.Input(id="jobs-path", type="text", placeholder="/path/on/server/model.pth", style={"width": "24em"}),
             html.Button("Load from server path", id="jobs-path-load", n_clicks=0, style={"marginLeft": "0.5em"}),
@@ -138,222 +126,81 @@ def layout() -> html.Div:
         ]),
         html.Div(id="jobs-load-result"),
     ])
+
+
+def _backend_line() -> str:
+    from tdacnn.jobs.queue import (
+        backend_name,  # no huey import: only the name of the backend
+    )
+
+    return ("jobs run on worker processes; the queue is huey on "
+            + ("Redis (REDIS_URL)" if backend_name() == "redis" else "a SQLite file in the data directory"))
+
+
+def layout() -> html.Div:
+    """The Jobs tab (component ids prefixed ``jobs-``)."""
     return html.Div([
-        train, load,
-        html.Section([html.H3("Jobs"), html.Div(id="jobs-list")]),
-        html.P(f"job backend: {backend_name()}", id="jobs-backend", style={"fontSize": "0.8em", "color": "#666"}),
-        dcc.Interval(id="jobs-poll", interval=1000),
-        dcc.Store(id="jobs-train-pending"),
-        dcc.Store(id="jobs-load-pending"),
-        dcc.Store(id="jobs-train-done"),
-        dcc.Store(id="jobs-load-done"),
-        dcc.Store(id="jobs-sources-version", data={"version": 0, "source": None}),
+        _train_section(), _load_section(),
+        html.Section([
+            html.H3("Jobs of this session"),
+            html.Div(id="jobs-queue-note", className="jobs-error", style={**ERROR_STYLE, "marginLeft": 0}),
+            html.Div(id="jobs-list"),
+            html.P(_backend_line(), id="jobs-backend", style={"fontSize": "0.8em", "color": "#666"}),
+        ]),
+        dcc.Interval(id="jobs-poll", interval=FAST_POLL_MS),
+        dcc.Store(id="jobs-train-job"),  # {"id", "t"}: the training the page follows (set on submit)
+        dcc.Store(id="jobs-load-job"),  # {"id", "t"}: the load it follows (id None after a refusal)
+        dcc.Store(id="jobs-cancel-target"),  # {"id"}: the active training that Cancel stops
+        dcc.Store(id="jobs-sources-version", data={"version": 0, "source": None, "job": None}),
     ], id="jobs-panel")
 
 
-# ---------------------------------------------------------------------------
-# callbacks as plain functions (tested directly)
-# ---------------------------------------------------------------------------
-def start_training(n_clicks, dataset, data_root, download, conv1, conv2, networks, iterations, snapshots, seed,
-                   shards=1):
-    """Validate the form and queue a training job.
+def _owner() -> str:
+    from tdacnn.app.session import current_owner
 
-    With ``shards`` > 1 (Celery only) the run is split across workers; its
-    progress then shows in the job list, not in the progress bar.
-
-    Returns
-    -------
-    (pending, error) : ({"id": job id} or no_update, str)
-    """
-    if not n_clicks:
-        raise PreventUpdate
-    try:
-        request = TrainRequest(dataset=dataset, data_root=(data_root or "").strip(), download=bool(download),
-                               conv1=conv1, conv2=conv2, networks=networks, iterations=iterations,
-                               snapshots=snapshots or "", seed=seed if seed is not None else 0)
-        if shards not in (None, 1, "", "1"):
-            from tdacnn.jobs.shards import start_sharded_training
-
-            n = int(shards) if isinstance(shards, (int, float)) and float(shards).is_integer() else shards
-            parent = start_sharded_training(request.to_dict(), n)
-            return no_update, f"started as {n} parts on the workers (job {parent.id}); follow it in the job list"
-        job = start_job("train", request.to_dict())
-    except UserError as exc:
-        return no_update, str(exc)
-    return {"id": job.id}, ""
+    return current_owner()
 
 
-def receive_checkpoint(trigger: str, contents, filename, path_text):
-    """Queue a checkpoint-loading job for an upload (``trigger="upload"``) or a server path.
-
-    Returns
-    -------
-    (pending, upload_error) : ({"id": job id} or no_update, str)
-    """
-    try:
-        if trigger == "jobs-upload":
-            if contents is None:
-                raise PreventUpdate
-            name = safe_upload_name(filename or "upload")
-            data = _decode_upload(contents, name, MAX_UPLOAD_BYTES)
-            staged = _stage_upload(data, name)
-            params = {"path": str(staged), "name": name, "staged": True}
-        elif trigger == "jobs-path-load":
-            path = _server_path(path_text)
-            params = {"path": str(path), "name": safe_upload_name(path.name), "staged": False}
-        else:
-            raise PreventUpdate
-        job = start_job("load", params)
-    except UserError as exc:
-        return no_update, str(exc)
-    return {"id": job.id}, ""
-
-
-def run_pending_job(set_progress, pending) -> tuple[dict, html.Div]:
-    """Body of the background callbacks (in a forked process or on a Celery worker):
-    run the job in a fresh interpreter and relay its progress to the page."""
-    if not pending or "id" not in pending:
-        raise PreventUpdate
-
-    def report(p: Progress) -> None:
-        set_progress((round(100 * p.fraction, 1), p.text))
-
-    job = run_job_isolated(pending["id"], report)  # a fresh interpreter, not this forked process
-    style = {} if job.status == "done" else _ERR
-    return job.to_dict(), html.Div(job.message, style=style, className=f"jobs-{job.status}")
-
-
-def request_cancel(n_clicks, pending) -> str:
-    """Ask the running training job to stop (Dash also kills its process)."""
-    if not n_clicks or not pending:
-        raise PreventUpdate
-    job_registry().request_cancel(pending["id"])
-    return "cancel requested"
-
-
-def sources_version(trigger: str, train_done, load_done, current) -> dict:
-    """New value of ``jobs-sources-version`` when a job ends with a new source."""
-    done = load_done if trigger == "jobs-load-done" else train_done
-    if not done or done.get("status") != "done":
-        raise PreventUpdate
-    version = (current or {}).get("version", 0) + 1
-    return {"version": version, "source": done.get("result", {}).get("source")}
-
-
-def _orphans(registry) -> None:
-    # in the fork-per-job backend a job queued but never picked up (page closed
-    # before its background call) will never start
-    if backend_name() != "diskcache":
-        return
-    now = time.time()
-    for job in registry.jobs():
-        if job.status == "queued" and job.pid is None and now - job.created > ORPHAN_AFTER_S:
-            registry.update(job.id, status="interrupted", finished=now,
-                            message="interrupted: the job was never started; start it again")
-
-
-def render_jobs(_n=None, limit: int = 12) -> html.Table | html.P:
-    """The job list, newest first, after marking lost jobs interrupted."""
-    registry = job_registry()
-    registry.refresh()
-    _orphans(registry)
-    jobs: list[Job] = registry.jobs()[-limit:][::-1]
-    if not jobs:
-        return html.P("no jobs yet")
-    rows = [html.Tr([html.Th(h) for h in ("job", "kind", "status", "progress", "message")])]
-    for job in jobs:
-        rows.append(html.Tr([
-            html.Td(job.id), html.Td(job.kind),
-            html.Td(job.status, className=f"jobs-status jobs-status-{job.status}"),
-            html.Td(f"{100 * job.progress:.0f}%"), html.Td(job.message),
-        ], id={"type": "jobs-row", "index": job.id}))
-    return html.Table(rows, className="jobs-table")
-
-
-# ---------------------------------------------------------------------------
-# wiring
-# ---------------------------------------------------------------------------
 def register_callbacks(app) -> None:
-    """Wire the Jobs tab into ``app`` (which must have a background callback manager)."""
-    registry = job_registry()
-    registry.recover(orphan_queued=backend_name() == "diskcache")
+    """Wire the Jobs tab into ``app`` (plain callbacks: jobs run on the queue's workers, not in Dash)."""
+
+    def train(*form):
+        return actions.start_training(*form, owner=_owner())
 
     app.callback(
-        Output("jobs-train-pending", "data"), Output("jobs-train-error", "children"),
+        Output("jobs-train-job", "data", allow_duplicate=True), Output("jobs-train-error", "children"),
         Input("jobs-train", "n_clicks"),
         State("jobs-dataset", "value"), State("jobs-data-root", "value"), State("jobs-download", "value"),
         State("jobs-conv1", "value"), State("jobs-conv2", "value"), State("jobs-networks", "value"),
         State("jobs-iterations", "value"), State("jobs-snapshots", "value"), State("jobs-seed", "value"),
         State("jobs-shards", "value"),
         prevent_initial_call=True,
-    )(start_training)
+    )(train)
+
+    def cancel(n_clicks, target):
+        return actions.cancel_training(n_clicks, target, owner=_owner())
 
     app.callback(
-        Output("jobs-train-done", "data"), Output("jobs-train-result", "children"),
-        Input("jobs-train-pending", "data"),
-        background=True,
-        progress=[Output("jobs-train-bar", "value"), Output("jobs-train-status", "children")],
-        progress_default=[0, ""],
-        running=[(Output("jobs-train", "disabled"), True, False),
-                 (Output("jobs-cancel", "disabled"), False, True)],
-        cancel=[Input("jobs-cancel", "n_clicks")],
+        Output("jobs-train-job", "data", allow_duplicate=True), Output("jobs-cancel-status", "children"),
+        Input("jobs-cancel", "n_clicks"), State("jobs-cancel-target", "data"),
         prevent_initial_call=True,
-    )(run_pending_job)
+    )(cancel)
+
+    def load(n_clicks, path_text):
+        return actions.load_from_path(n_clicks, path_text, owner=_owner())
 
     app.callback(
-        Output("jobs-cancel-status", "children"),
-        Input("jobs-cancel", "n_clicks"), State("jobs-train-pending", "data"),
-        prevent_initial_call=True,
-    )(request_cancel)
-
-    # two callbacks, so that a click on "Load from server path" never sends the upload's contents
-    # along (after a refused upload that used to fail until the page was reloaded).  Each clears the
-    # previous load's result: a "done: loaded …" beside a new request's error read as if it had loaded.
-    def _receive_upload(contents, filename):
-        pending, error = receive_checkpoint("jobs-upload", contents, filename, None)
-        return pending, error, None, ""  # forget the file in the browser once it is staged
-
-    app.callback(
-        Output("jobs-load-pending", "data", allow_duplicate=True), Output("jobs-upload-error", "children",
-                                                                          allow_duplicate=True),
-        Output("jobs-upload", "contents"), Output("jobs-load-result", "children", allow_duplicate=True),
-        Input("jobs-upload", "contents"), State("jobs-upload", "filename"),
-        prevent_initial_call=True,
-    )(_receive_upload)
-
-    def _receive_path(_n, path_text):
-        return (*receive_checkpoint("jobs-path-load", None, None, path_text), "")
-
-    app.callback(
-        Output("jobs-load-pending", "data", allow_duplicate=True), Output("jobs-upload-error", "children",
-                                                                          allow_duplicate=True),
-        Output("jobs-load-result", "children", allow_duplicate=True),
+        Output("jobs-load-job", "data", allow_duplicate=True), Output("jobs-upload-error", "children"),
         Input("jobs-path-load", "n_clicks"), State("jobs-path", "value"),
         prevent_initial_call=True,
-    )(_receive_path)
+    )(load)
 
-    def run_pending_load(set_progress, pending):
-        return run_pending_job(set_progress, pending)
-
-    app.callback(
-        Output("jobs-load-done", "data"), Output("jobs-load-result", "children"),
-        Input("jobs-load-pending", "data"),
-        background=True,
-        progress=[Output("jobs-load-bar", "value"), Output("jobs-load-status", "children")],
-        progress_default=[0, ""],
-        running=[(Output("jobs-path-load", "disabled"), True, False)],
-        prevent_initial_call=True,
-    )(run_pending_load)
-
-    def _version(train_done, load_done, current):
-        from dash import ctx
-
-        return sources_version(ctx.triggered_id, train_done, load_done, current)
+    def poll(_n, _tab, train_picked, load_picked, version):
+        return actions.poll(_owner(), train_picked, load_picked, version)
 
     app.callback(
-        Output("jobs-sources-version", "data"),
-        Input("jobs-train-done", "data"), Input("jobs-load-done", "data"), State("jobs-sources-version", "data"),
-        prevent_initial_call=True,
-    )(_version)
-
-    app.callback(Output("jobs-list", "children"), Input("jobs-poll", "n_intervals"))(render_jobs)
+        *[Output(cid, prop) for cid, prop in actions.POLL_OUTPUTS],
+        Input("jobs-poll", "n_intervals"), Input("tabs", "value"),
+        Input("jobs-train-job", "data"), Input("jobs-load-job", "data"),
+        State("jobs-sources-version", "data"),
+    )(poll)

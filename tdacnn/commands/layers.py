@@ -14,7 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "layers",
         help="list the conv layers of a checkpoint or filter file",
         description=(
-            "List every conv layer (4-D weight) of a .pt/.pth/.bin, .safetensors, tdacnn checkpoint, "
+            "List every conv layer (4-D weight) of a .pt/.pth/.bin, .safetensors, Keras .h5/.keras, .onnx, tdacnn checkpoint, "
             ".npy/.npz filter file or run folder, numbered from 1 in network order. "
             "The file is opened safely: nothing in it is executed."
         ),

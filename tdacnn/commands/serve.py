@@ -52,26 +52,35 @@ def _report(path: Path, fraction: float, text: str) -> None:
 
 
 def serve(app, args: argparse.Namespace) -> int:
-    """Open ``args.paths`` as sources, then serve ``app`` until interrupted.
+    """Start the job worker, open ``args.paths`` as sources, then serve ``app`` until interrupted.
+
+    The files given may also be loaded with "Load from server path" (besides the data
+    directory and ``TDACNN_ALLOWED_PATHS``).  The development server's ``Server``
+    header names no version (:class:`~tdacnn.app.security.QuietRequestHandler`).
 
     Raises
     ------
     UserError
         A bad port, a path that does not exist, a file that is no checkpoint.
     """
+    from tdacnn.app.checkpoint_files import allow_paths
+    from tdacnn.app.security import QuietRequestHandler
     from tdacnn.errors import UserError
+    from tdacnn.jobs.supervisor import ensure_worker
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535; got {args.port}")
+    ensure_worker()  # first: the files given are loaded by jobs on it
     if args.paths:
         from tdacnn.app.factory import warm_up
         from tdacnn.jobs.opening import open_paths
 
         ids = open_paths(args.paths, _report)
+        allow_paths(p for p in args.paths if Path(p).expanduser().is_file())
         sys.stderr.write(f"opened {len(ids)} source(s): {', '.join(ids)}\n")
         warm_up()  # the first view of the first opened source
     sys.stderr.write(f"tdacnn dashboard on http://{args.host}:{args.port}/\n")
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    app.run(host=args.host, port=args.port, debug=args.debug, request_handler=QuietRequestHandler)
     return 0
 
 

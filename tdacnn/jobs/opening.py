@@ -5,10 +5,10 @@
 
 * a run folder (one holding ``weights.npz``) is used where it is
   (:func:`~tdacnn.jobs.sources.register_folder`);
-* a checkpoint file goes through the same load job as an upload
-  (:func:`~tdacnn.jobs.tasks.load_checkpoint_job`, run by
-  :func:`~tdacnn.jobs.runner.run_job_isolated` in a fresh interpreter, so the web
-  process never imports torch), into ``uploads_dir()/<name>-<hash>``.  The name
+* a checkpoint file goes through the same load job as an upload, submitted
+  through :mod:`tdacnn.jobs.service` (owner ``"cli"``) and run by a job worker
+  (the app's embedded one, started here if it is not yet: the web process never
+  imports torch), into ``uploads_dir()/<name>-<hash>``.  The name
   holds the start of the sha256 of the file's bytes: a file whose bytes were
   loaded before (opened, uploaded or loaded from a server path, under any name)
   reuses that conversion at once (see :mod:`tdacnn.jobs.uploads`).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -45,9 +46,15 @@ def upload_id_for(path: Path) -> str:
     return upload_id(path.name, file_sha256(path))
 
 
+#: The owner of the jobs the command line submits.
+CLI_OWNER = "cli"
+#: Seconds a load may wait for a worker that is not there before the command gives up.
+NO_WORKER_S = 30.0
+
+
 def _open_file(path: Path, report: Report) -> str:
-    from tdacnn.jobs.runner import run_job_isolated
-    from tdacnn.jobs.tasks import start_job
+    from tdacnn.jobs import service
+    from tdacnn.jobs.supervisor import ensure_worker
     from tdacnn.nets.safeload import safe_upload_name
 
     digest = file_sha256(path)
@@ -55,13 +62,24 @@ def _open_file(path: Path, report: Report) -> str:
     if found is not None:  # the same bytes were loaded before: no job, no torch
         report(path, 1.0, f"already loaded as upload {found}")
         return f"upload:{found}"
-    job = start_job("load", {"path": str(path), "name": safe_upload_name(path.name), "staged": False,
-                             "upload_id": upload_id(path.name, digest)})
-    final = run_job_isolated(job.id, lambda p: report(path, p.fraction, p.text))
-    if final is None or final.status != "done":
-        message = final.message if final is not None else "the load job disappeared"
-        raise UserError(message.removeprefix("failed: "))
-    return str(final.result["source"])
+    ensure_worker()
+    job = service.submit("load", {"path": str(path), "name": safe_upload_name(path.name), "staged": False,
+                                  "upload_id": upload_id(path.name, digest)}, CLI_OWNER)
+    last, give_up = None, None
+    while not job.terminal:
+        if (job.progress, job.message) != last:
+            last = (job.progress, job.message)
+            report(path, job.progress, job.message)
+        problem = service.queue_problem() if job.state == "queued" else None
+        give_up = None if problem is None else give_up or time.monotonic() + NO_WORKER_S
+        if give_up is not None and time.monotonic() > give_up:
+            service.cancel(job.id, CLI_OWNER)
+            raise UserError(f"{path.name} could not be loaded: {problem}")
+        job = service.wait(job.id, CLI_OWNER, 0.5)
+    report(path, job.progress, job.message)
+    if job.state != "done":
+        raise UserError(job.message.removeprefix("failed: "))
+    return str(job.result["source"])
 
 
 def open_paths(paths: Sequence[str | os.PathLike], report: Report | None = None) -> list[str]:

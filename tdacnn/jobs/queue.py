@@ -1,119 +1,158 @@
-"""The training queue: never two trainings at once on one machine.
+"""The process's huey: one SQLite file on one machine, Redis when ``REDIS_URL`` is set.
 
-Dash's DiskcacheManager forks one process per background call with no queue,
-and Celery workers take tasks as they come; so a training job first takes a
-slot, an exclusive ``fcntl`` lock on a file under the data directory
-(``locks/train-<host>.lock``).  The lock dies with its process, so a killed job
-never blocks the queue.  Waiting jobs are served first come, first served (by
-their creation time in the registry) and report ``queued (position n)``.
+Three huey instances share one storage backend (the same SQLite file, or the same
+Redis database), told apart by their names:
+
+* ``records`` is never used as a queue: its key/value store holds the job
+  records, cancel requests, claims and worker heartbeats (:mod:`tdacnn.jobs.records`);
+* ``train`` and ``load`` are the two queues.  A worker takes one training at a
+  time from ``train`` and loads from ``load`` in another thread, so a checkpoint
+  load never waits behind a training.
+
+The SQLite file is ``<TDACNN_HOME>/queue/jobs.db`` (WAL mode: the web process and
+the workers read and write it at once).  On Redis, connections give up after
+:data:`CONNECT_TIMEOUT_S` (an unreachable Redis is reported in seconds, never
+after a long hang), without retries.  huey and redis are imported here only.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import logging
 import os
-import socket
-import time
+import sqlite3
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any
 
 from tdacnn import config
-from tdacnn.jobs.store import JobRegistry
 
-__all__ = ["train_slot", "train_slots", "lock_path", "JobCancelled", "queue_position"]
+__all__ = ["Queues", "queues", "enqueue", "redis_url", "backend_name", "db_path", "STORE_ERRORS", "reset",
+           "describe", "TASK_NAME"]
 
-log = logging.getLogger(__name__)
+#: Seconds to connect to Redis before saying it is unreachable.
+CONNECT_TIMEOUT_S = 2.0
+#: Seconds a Redis command may take (longer than a blocking dequeue's 1 s).
+SOCKET_TIMEOUT_S = 5.0
+#: How long a worker's blocking dequeue waits on Redis before looking again.
+READ_TIMEOUT_S = 1
 
 
-class JobCancelled(Exception):
-    """Raised inside a job when the user asked it to stop."""
+def redis_url() -> str | None:
+    """``$REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/0``), or None for the SQLite file."""
+    return os.environ.get("REDIS_URL") or None
 
 
-def train_slots() -> int:
-    """Trainings allowed at once on one host: ``$TDACNN_TRAIN_SLOTS`` (default 1)."""
+def backend_name() -> str:
+    """``"redis"`` when ``REDIS_URL`` is set, else ``"sqlite"``."""
+    return "redis" if redis_url() else "sqlite"
+
+
+def db_path() -> Path:
+    """The SQLite file of the queue of the current data directory."""
+    folder = config.home() / "queue"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "jobs.db"
+
+
+def describe() -> str:
+    """Where the queue is, in words (for logs and messages; no password)."""
+    url = redis_url()
+    if url is None:
+        return f"SQLite file {db_path()}"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"Redis at {parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+#: The one huey task (on both queues): run the job whose id is its argument.
+TASK_NAME = "tdacnn.run_job"
+
+
+def _run_job(job_id: str) -> None:
+    from tdacnn.jobs.worker import run_job  # only a worker ever executes the task
+
+    run_job(job_id)
+
+
+@dataclass(frozen=True)
+class Queues:
+    """The huey instances of one backend: ``records`` (key/value), ``train`` and ``load`` (queues)."""
+
+    records: Any
+    train: Any
+    load: Any
+    backend: str
+    #: The huey task (``TASK_NAME``) registered on ``load`` and on ``train``.
+    tasks: tuple = ()
+
+    def queue(self, kind: str) -> Any:
+        """The queue a job of ``kind`` goes to (trainings and shards: ``train``; loads: ``load``)."""
+        return self.load if kind == "load" else self.train
+
+    def task(self, kind: str) -> Any:
+        """The huey task wrapper of the queue of ``kind``."""
+        return self.tasks[0 if kind == "load" else 1]
+
+
+def _make() -> Queues:
+    url = redis_url()
+    if url is not None:
+        import redis
+        from huey import RedisHuey
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                                             socket_timeout=SOCKET_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+        make = lambda name, **kw: RedisHuey(name, connection_pool=pool, read_timeout=READ_TIMEOUT_S, **kw)  # noqa: E731
+        backend = "redis"
+    else:
+        from huey import SqliteHuey
+
+        path = str(db_path())
+        make = lambda name, **kw: SqliteHuey(name, filename=path, timeout=10, **kw)  # noqa: E731
+        backend = "sqlite"
+    load, train = make("tdacnn_load", results=False), make("tdacnn_train", results=False)
+    return Queues(records=make("tdacnn_records"), train=train, load=load, backend=backend,
+                  tasks=tuple(h.task(name=TASK_NAME)(_run_job) for h in (load, train)))
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [sqlite3.OperationalError, sqlite3.DatabaseError, OSError]
     try:
-        return max(1, int(os.environ.get("TDACNN_TRAIN_SLOTS", "1")))
-    except ValueError:
-        return 1
+        import redis
+
+        errors += [redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
+                   redis.exceptions.ReadOnlyError]
+    except ImportError:  # the redis extra is not installed: only SQLite can be used
+        pass
+    return tuple(errors)
 
 
-def lock_path(name: str = "train", slot: int = 0) -> Path:
-    """The lock file of one slot of one kind of exclusive job on this host."""
-    path = config.home() / "locks"
-    path.mkdir(parents=True, exist_ok=True)
-    suffix = f"-{slot}" if slot else ""
-    return path / f"{name}-{socket.gethostname()}{suffix}.lock"
+#: What a storage call raises when the store cannot be reached (Redis down, a locked or broken SQLite file).
+STORE_ERRORS: tuple[type[BaseException], ...] = _store_errors()
+
+_LOCK = threading.Lock()
+_QUEUES: dict[tuple, Queues] = {}
 
 
-def queue_position(registry: JobRegistry, job_id: str, kind: str = "train") -> int:
-    """1 + the number of live jobs of ``kind`` on this host waiting before ``job_id``."""
-    me = registry.get(job_id)
-    if me is None:
-        return 1
-    host = socket.gethostname()
-    ahead = 0
-    kinds = ("train", "shard") if kind == "train" else (kind,)  # shards queue with whole trainings
-    for job in (j for j in registry.jobs() if j.kind in kinds):
-        if job.id == me.id or job.created > me.created or job.host != host:
-            continue
-        if job.status == "queued" and job.pid is not None and not job.is_lost():
-            ahead += 1
-    return ahead + 1
+def queues() -> Queues:
+    """The huey instances of the current data directory and ``REDIS_URL`` (one set per process)."""
+    key = (os.getpid(), redis_url(), str(config.home()) if redis_url() is None else "")
+    with _LOCK:
+        if key not in _QUEUES:
+            _QUEUES[key] = _make()
+        return _QUEUES[key]
 
 
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
+def enqueue(kind: str, job_id: str) -> None:
+    """Put the job ``job_id`` on the queue of ``kind`` (a worker then runs it)."""
+    q = queues()
+    q.queue(kind).enqueue(q.task(kind).s(job_id))
 
 
-@contextlib.contextmanager
-def train_slot(
-    registry: JobRegistry,
-    job_id: str,
-    report: Callable[[str], None] | None = None,
-    poll_s: float = 0.5,
-    kind: str = "train",
-) -> Iterator[None]:
-    """Hold the training slot of this host for the duration of the block.
-
-    While waiting, calls ``report("queued (position n) ...")`` whenever the
-    position changes and keeps the job's heartbeat fresh; raises
-    :class:`JobCancelled` if the job is cancelled while it waits.
-    """
-    slots = train_slots()
-    fds = [os.open(lock_path(kind, k), os.O_RDWR | os.O_CREAT, 0o644) for k in range(slots)]
-    fd = -1
-    try:
-        last = None
-        while True:
-            if registry.cancel_requested(job_id):
-                raise JobCancelled("cancelled while queued")
-            position = queue_position(registry, job_id, kind)
-            if position <= slots:
-                fd = next((f for f in fds if _try_lock(f)), -1)
-                if fd >= 0:
-                    break
-            position = max(position, 2)  # first in line, behind the job(s) holding the slot(s)
-            if position != last:
-                msg = f"queued (position {position}): waiting for the training that is running now"
-                log.info("job %s %s", job_id, msg)
-                registry.update(job_id, message=msg)
-                if report is not None:
-                    report(msg)
-                last = position
-            registry.beat(job_id)
-            time.sleep(poll_s)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{job_id} {os.getpid()}\n".encode())
-        yield
-    finally:
-        for f in fds:
-            with contextlib.suppress(OSError):
-                if f == fd:
-                    fcntl.flock(f, fcntl.LOCK_UN)
-            os.close(f)
+def reset() -> None:
+    """Forget the process's huey instances (the next :func:`queues` opens new ones)."""
+    with _LOCK:
+        _QUEUES.clear()

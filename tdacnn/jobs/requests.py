@@ -34,7 +34,7 @@ def _int(name: str, value: Any, lo: int, hi: int) -> int:
         raise UserError(f"{name} must be a whole number from {lo} to {hi}; got {quote(value)}")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and len(value) <= 20 and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or not lo <= value <= hi:
         raise UserError(f"{name} must be a whole number from {lo} to {hi}; got {quote(value)}")

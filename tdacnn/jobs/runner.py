@@ -1,126 +1,146 @@
-"""Run one recorded job in a fresh interpreter: ``python -m tdacnn.jobs.runner JOB_ID``.
+"""Run one job in a fresh interpreter: ``python -m tdacnn.jobs.runner`` (started by a worker only).
 
-:func:`run_job_isolated` starts it and relays the job's progress from the
-registry.  The job thus never runs in a process forked from the web server (or
-from a Celery worker): no thread, lock, OpenMP pool, CUDA context or socket is
-inherited (``close_fds``) — the known causes of hangs in forked children — and a
-crash (segfault, OOM kill) ends the job, not the server.
+The worker (:mod:`tdacnn.jobs.worker`) starts a :class:`Runner` for each job it
+takes.  The runner process:
 
-The runner starts in a session of its own, so it and the training workers it
-spawns are one process group that is killed as one when the job is stopped,
-and it dies with the process that started it (``PR_SET_PDEATHSIG``, see
-:mod:`tdacnn.lifeline`): cancelling or killing any layer leaves no process
-behind, and the registry marks the job cancelled, failed or interrupted.
+* is spawned, never forked, with ``close_fds``: no thread, lock, OpenMP pool,
+  CUDA context or listening socket of the worker is inherited;
+* starts a session of its own, so it and the training processes it spawns are
+  one process group, killed as one (:func:`~tdacnn.lifeline.kill_group`) on
+  cancel, and dies with its worker (:func:`~tdacnn.lifeline.die_with_parent`);
+* reads its job description (JSON) on stdin — no job id or path is ever put on
+  its command line — and writes one JSON object per line on a pipe of its own
+  (``$TDACNN_PROGRESS_FD``): ``{"progress", "message"}`` as it goes, then
+  ``{"result": ...}`` or ``{"error": "<one sentence>"}``.  Its stdout and stderr
+  go to the job's log file.
+
+The runner never opens the job store: the worker is the one writer of the
+record of the job it runs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
-from tdacnn import config
 from tdacnn.lifeline import PARENT_ENV, die_with_parent, kill_group
-from tdacnn.jobs.store import Job, JobRegistry, job_registry
-from tdacnn.jobs.tasks import Progress, ProgressFn, _noop, run_job
 
-__all__ = ["run_job_isolated", "stop_running_jobs", "main", "log_path"]
+__all__ = ["Runner", "main", "PROGRESS_ENV"]
 
 log = logging.getLogger(__name__)
 
+#: Environment variable naming the file descriptor the runner reports on.
+PROGRESS_ENV = "TDACNN_PROGRESS_FD"
 _REPO = Path(__file__).resolve().parents[2]
-#: Runner processes started by this process and not yet ended, by job id.
-_RUNNING: dict[str, subprocess.Popen] = {}
-_running_lock = threading.Lock()
 
 
-def log_path(job_id: str) -> Path:
-    """Where the runner of ``job_id`` writes its log (under the data directory)."""
-    folder = config.home() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"job-{job_id}.log"
+class Runner:
+    """A job's runner process, seen from the worker that started it.
 
-
-def run_job_isolated(job_id: str, progress: ProgressFn = _noop, registry: JobRegistry | None = None,
-                     poll_s: float = 0.5) -> Job:
-    """Run ``job_id`` in a new ``python -m tdacnn.jobs.runner`` process; relay its progress.
-
-    Returns the job's final record.  If the runner dies without recording an end
-    (killed, crashed), the job is marked failed with the exit status.  However
-    this function ends (an exception in ``progress``, a signal), the runner's
-    whole process group is killed before it returns.
+    Parameters
+    ----------
+    spec : dict
+        The job description (see :func:`tdacnn.jobs.tasks.run_spec`).
+    log_file : path
+        Where the runner's stdout and stderr go.
     """
-    registry = registry or job_registry()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH")) if p),
-           PARENT_ENV: str(os.getpid())}
-    with open(log_path(job_id), "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tdacnn.jobs.runner", job_id], env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, close_fds=True, start_new_session=True)
-    with _running_lock:
-        _RUNNING[job_id] = proc
-    last = None
-    try:
-        while proc.poll() is None:
-            job = registry.get(job_id)
-            if job is not None and (job.progress, job.message) != last and job.pid is not None:
-                last = (job.progress, job.message)
-                progress(Progress(job.progress, job.message))
-            time.sleep(poll_s)
-    finally:
-        kill_group(proc.pid)  # the runner if it still runs, and whatever it left (training workers)
-        proc.wait()
-        with _running_lock:
-            _RUNNING.pop(job_id, None)
-    job = registry.get(job_id)
-    if job is not None and not job.terminal:
-        cancelled = registry.cancel_requested(job_id)
-        job = registry.update(job_id, status="cancelled" if cancelled else "failed", finished=time.time(),
-                              message="cancelled" if cancelled else
-                              f"failed: the job process stopped unexpectedly (exit status {proc.returncode}); "
-                              f"see {log_path(job_id).name} in the data directory's logs")
-    if job is not None:
-        progress(Progress(job.progress, job.message))
-    return job
 
-
-def stop_running_jobs(reason: str, registry: JobRegistry | None = None) -> list[str]:
-    """Record every job this process runs as interrupted (``reason`` says why) and kill its runner's group.
-
-    Called when the process that owns the jobs is going away (the web server
-    was killed): the record comes first, so the job never shows a state that is
-    not true.  Returns the job ids stopped.
-    """
-    registry = registry or job_registry()
-    with _running_lock:
-        running = list(_RUNNING.items())
-    for job_id, proc in running:
+    def __init__(self, spec: dict, log_file: Path) -> None:
+        read_fd, write_fd = os.pipe()
+        env = {**os.environ, PARENT_ENV: str(os.getpid()), PROGRESS_ENV: str(write_fd),
+               "PYTHONPATH": os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH")) if p)}
         try:
-            job = registry.get(job_id)
-            if job is not None and not job.terminal:
-                cancelled = registry.cancel_requested(job_id)
-                registry.update(job_id, status="cancelled" if cancelled else "interrupted", finished=time.time(),
-                                message="cancelled" if cancelled else f"interrupted: {reason}; start it again")
-        except Exception:  # noqa: BLE001 - the processes must go even if the record cannot be written
-            log.exception("could not record job %s as interrupted", job_id)
-        kill_group(proc.pid)
-        log.warning("job %s stopped: %s", job_id, reason)
-    return [job_id for job_id, _ in running]
+            with open(log_file, "ab") as out:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "tdacnn.jobs.runner"], env=env, stdin=subprocess.PIPE, stdout=out,
+                    stderr=subprocess.STDOUT, close_fds=True, pass_fds=(write_fd,), start_new_session=True)
+        finally:
+            os.close(write_fd)
+        self.progress: tuple[float, str] | None = None  # the latest report
+        self.outcome: dict | None = None  # {"result": ...} or {"error": ...}
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, args=(read_fd,), name=f"runner-{self.proc.pid}",
+                                        daemon=True)
+        self._reader.start()
+        try:
+            self.proc.stdin.write(json.dumps(spec).encode())
+            self.proc.stdin.close()
+        except OSError:  # it died at once; its exit status says so
+            pass
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as stream:
+            for line in stream:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                with self._lock:
+                    if "progress" in msg:
+                        self.progress = (float(msg["progress"]), str(msg.get("message", "")))
+                    elif "result" in msg or "error" in msg:
+                        self.outcome = msg
+
+    def latest(self) -> tuple[tuple[float, str] | None, dict | None]:
+        """The latest progress report and the outcome (None while it runs)."""
+        with self._lock:
+            return self.progress, self.outcome
+
+    def finished(self) -> bool:
+        """True once the process has exited and everything it wrote has been read."""
+        if self.proc.poll() is None:
+            return False
+        self._reader.join(timeout=5)
+        return True
+
+    def kill(self) -> None:
+        """Kill the runner's whole process group (it and its training processes) and reap it."""
+        kill_group(self.proc.pid)
+        self.proc.wait()
+        self._reader.join(timeout=5)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m tdacnn.jobs.runner JOB_ID", file=sys.stderr)
-        return 2
-    die_with_parent()  # and at once if the process that started us has already gone
+def main() -> int:
+    """The runner process: the job description on stdin, reports on ``$TDACNN_PROGRESS_FD``."""
+    die_with_parent()  # and at once if the worker has already gone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    job = run_job(argv[0])
-    log.info("job %s: %s (%s)", job.id, job.status, job.message)
-    return 0 if job.status == "done" else 1
+    fd = os.environ.pop(PROGRESS_ENV, "")
+    if not fd.isdigit():
+        print("python -m tdacnn.jobs.runner is started by a tdacnn worker only", file=sys.stderr)
+        return 2
+    out = os.fdopen(int(fd), "w", buffering=1)
+
+    def send(msg: dict[str, Any]) -> None:
+        out.write(json.dumps(msg, default=str) + "\n")
+
+    from tdacnn.errors import UserError
+    from tdacnn.jobs.tasks import Cancelled, Progress, run_spec
+
+    def report(p: Progress) -> None:
+        send({"progress": p.fraction, "message": p.text})
+
+    try:
+        spec = json.loads(sys.stdin.read())
+        send({"result": run_spec(spec, report)})
+        return 0
+    except Cancelled:
+        send({"error": "cancelled", "cancelled": True})
+    except (UserError, ValueError) as exc:
+        send({"error": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - any crash becomes a failed job with its reason
+        log.exception("job crashed")
+        send({"error": f"unexpected error ({type(exc).__name__}: {exc})"})
+    return 1
 
 
 if __name__ == "__main__":

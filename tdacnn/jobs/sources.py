@@ -121,9 +121,10 @@ def _distinct(options: list[dict], folders: dict[str, Path]) -> list[dict]:
 
 
 def _complete(folder: Path) -> bool:
-    """A run folder counts once its training completed (cancelled/partial runs are not offered)."""
+    """A run folder counts once its training completed (cancelled/partial runs are not offered), or while a
+    :class:`tdacnn.Recorder` records it (it grows; the page picks up its new snapshots)."""
     run = folder / "run.json"
-    return not run.is_file() or _read_json(run).get("status", "complete") == "complete"
+    return not run.is_file() or _read_json(run).get("status", "complete") in ("complete", "recording")
 
 
 def _folders(base: Path) -> list[Path]:

@@ -1,25 +1,18 @@
-"""Job functions: what runs in the worker process (a forked Dash background job or a
-Celery worker), never in the web process.
+"""Job functions: what a job's runner process does (:mod:`tdacnn.jobs.runner`), never the web process.
 
-torch is imported only here, inside the functions (through the trainer and the
-checkpoint reader), so the web process that forks the jobs never touches it.
-
-Every job reports progress through a callable taking a :class:`Progress` and
-raises :class:`~tdacnn.errors.UserError` with one sentence when it cannot go on.
-:func:`run_job` wraps a job with its registry record: status, pid, heartbeat,
-the training queue, cancellation, and the final message.
+torch is imported only inside the functions (through the trainer and the
+checkpoint reader).  Every job reports progress through a callable taking a
+:class:`Progress` and raises :class:`~tdacnn.errors.UserError` with one sentence
+when it cannot go on.  :func:`run_spec` is the runner's one entry: a job
+description (JSON) in, the job's result (a JSON-able dict) out.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-import os
 import shutil
-import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,10 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tdacnn import config
-from tdacnn.errors import UserError, quote
-from tdacnn.jobs.queue import JobCancelled, train_slot
+from tdacnn.errors import UserError
 from tdacnn.jobs.requests import TrainRequest, check_id
-from tdacnn.jobs.store import Job, JobRegistry, job_registry
 from tdacnn.jobs.uploads import (
     LAYERS_FILE,
     build_folder,
@@ -44,21 +35,17 @@ from tdacnn.jobs.uploads import upload_id as new_upload_id
 
 __all__ = [
     "Progress",
+    "Cancelled",
     "train_job",
     "load_checkpoint_job",
-    "run_job",
-    "start_job",
-    "rerun_job",
-    "JOB_KINDS",
+    "train_shard_job",
+    "run_spec",
     "LAYERS_FILE",
     "new_run_dir",
     "to_train_config",
 ]
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_S = 2.0
-REGISTRY_EVERY_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -77,21 +64,11 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 CancelFn = Callable[[], bool]
 
+from tdacnn.training import Cancelled  # noqa: E402 - no torch at import (the engine imports it lazily)
+
 
 def _noop(_p: Progress) -> None:
     pass
-
-
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
-_NO_ETA = object()
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -101,18 +78,18 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _train_progress(request: TrainRequest, progress: ProgressFn, t0: float) -> Callable[[Any], None]:
+def _train_progress(request: TrainRequest, progress: ProgressFn, t0: float) -> Callable[[dict], None]:
     """Adapt the trainer's progress dicts (iteration, total, networks_done, eta_s, loss)."""
 
-    def report(info: Any) -> None:
-        done = _get(info, "iteration", default=0) or 0
-        total = _get(info, "total", "iterations", default=request.iterations) or 1
-        loss = _get(info, "loss", default=None)
-        nets_done = _get(info, "networks_done", default=None)
+    def report(info: dict) -> None:
+        done = info.get("iteration") or 0
+        total = info.get("total") or request.iterations or 1
+        loss = info.get("loss")
+        nets_done = info.get("networks_done")
         fraction = min(max(float(done) / float(total), 0.0), 1.0)
-        eta = _get(info, "eta_s", default=_NO_ETA)
-        if eta is _NO_ETA:  # a reporter without an estimate of its own (the trainer's is None until it knows)
-            eta = (time.time() - t0) * (1 - fraction) / fraction if fraction > 0 else None
+        eta = info.get("eta_s")
+        if eta is None and fraction > 0:
+            eta = (time.time() - t0) * (1 - fraction) / fraction
         text = f"iteration {done} of {total} ({request.networks} networks on {request.dataset}"
         if nets_done:
             text += f", {nets_done} finished"
@@ -143,7 +120,7 @@ def train_job(config_dict: dict, progress: ProgressFn = _noop, cancel: CancelFn 
         A :class:`~tdacnn.jobs.requests.TrainRequest` as a dict.
     progress : callable(Progress)
     cancel : callable() -> bool, optional
-        Polled by the trainer; True stops it (raises :class:`JobCancelled`).
+        Polled by the trainer; True stops it (raises :class:`Cancelled`).
     out_dir : path, optional
         Where to write the run (default: a new folder under ``runs_dir()``).
 
@@ -162,12 +139,10 @@ def train_job(config_dict: dict, progress: ProgressFn = _noop, cancel: CancelFn 
     try:
         train_run(train_config, out, progress=_train_progress(request, progress, t0),
                   cancel=cancel or (lambda: False))
-    except JobCancelled:
-        raise
     except (UserError, ValueError) as exc:
         raise UserError(str(exc)) from None
     if cancel is not None and cancel():
-        raise JobCancelled("cancelled")
+        raise Cancelled("cancelled")
     if not (out / "weights.npz").is_file():
         raise UserError("training stopped before any weights were saved")
     progress(Progress(1.0, f"done: {request.networks} networks, {request.iterations} iterations"))
@@ -261,103 +236,43 @@ def _layer_dict(layer: Any) -> dict:
     return json.loads(json.dumps(layer.to_dict(), default=str))
 
 
-JOB_KINDS: dict[str, Callable[..., dict]] = {"train": train_job, "load": load_checkpoint_job}
+def train_shard_job(request_dict: dict, first: int, count: int, out_file: str | Path,
+                    progress: ProgressFn = _noop) -> dict:
+    """Train networks ``first .. first+count-1`` of a run into ``out_file`` (a WeightSet ``.npz``).
 
-
-@contextlib.contextmanager
-def _heartbeat(registry: JobRegistry, job_id: str):
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_S):
-            with contextlib.suppress(Exception):
-                registry.beat(job_id)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=HEARTBEAT_S + 1)
-
-
-def start_job(kind: str, params: dict, registry: JobRegistry | None = None) -> Job:
-    """Record a new queued job (validating its parameters first, in the caller's process)."""
-    if kind not in JOB_KINDS:
-        raise UserError(f"unknown job kind {quote(kind)}")
-    if kind == "train":
-        params = TrainRequest.from_dict(params).to_dict()
-    return (registry or job_registry()).create(kind, params)
-
-
-def rerun_job(job_id: str, changes: dict | None = None, registry: JobRegistry | None = None) -> Job:
-    """Queue a new job with the parameters of ``job_id`` (e.g. after it was interrupted)."""
-    registry = registry or job_registry()
-    old = registry.get(job_id)
-    if old is None:
-        raise UserError(f"no job {quote(job_id)}")
-    params = {k: v for k, v in old.params.items() if k not in ("shards", "children")}
-    return start_job(old.kind, {**params, **(changes or {})}, registry)
-
-
-def run_job(job_id: str, progress: ProgressFn = _noop, registry: JobRegistry | None = None) -> Job:
-    """Run a recorded job in this process and record how it ended.
-
-    Never raises for a job's own failure: the returned :class:`Job` has status
-    ``done``, ``failed`` (with the reason as its message) or ``cancelled``.
+    Each network gets exactly the weights it has in the unsplit run (network ``i``
+    is seeded from ``(seed, i)``), so the pooled shards equal the run trained whole.
     """
-    registry = registry or job_registry()
-    job = registry.get(job_id)
-    if job is None:
-        raise UserError(f"no job {quote(job_id)}")
-    if job.terminal:
-        return job
-    now = time.time()
-    registry.update(job_id, host=socket.gethostname(), pid=os.getpid(), heartbeat=now)
+    request = TrainRequest.from_dict(request_dict)
+    cfg = to_train_config(request)
+    t0 = time.time()
+    report = _train_progress(request, progress, t0)
+    from tdacnn.training.run import train_weights  # torch is imported here, in the runner process
 
-    last = [0.0]
-
-    def report(p: Progress) -> None:
-        if registry.cancel_requested(job_id):
-            raise JobCancelled("cancelled")
-        now = time.time()
-        if now - last[0] >= REGISTRY_EVERY_S or p.fraction >= 1.0:  # spare the disk: ≤ 4 writes/s
-            registry.update(job_id, progress=p.fraction, message=p.text, heartbeat=now)
-            last[0] = now
-        progress(p)
-
-    def queued(msg: str) -> None:
-        progress(Progress(0.0, msg))
-
-    cancel = lambda: registry.cancel_requested(job_id)  # noqa: E731
     try:
-        with _heartbeat(registry, job_id):
-            slot = train_slot(registry, job_id, queued) if job.kind == "train" else contextlib.nullcontext()
-            with slot:
-                registry.update(job_id, status="running", started=time.time(), message="starting")
-                if job.kind == "train":
-                    result = train_job(job.params, report, cancel)
-                else:
-                    result = load_checkpoint_job(job.params["path"], report, job.params.get("upload_id"),
-                                                 job.params.get("name"), bool(job.params.get("staged")))
-        final = registry.update(job_id, status="done", progress=1.0, result=result, finished=time.time(),
-                                message=_done_message(job.kind, result))
-    except JobCancelled:
-        final = registry.update(job_id, status="cancelled", message="cancelled", finished=time.time())
+        ws = train_weights(cfg, progress=report, cancel=None, first=first, count=count)
     except (UserError, ValueError) as exc:
-        final = registry.update(job_id, status="failed", message=f"failed: {exc}", finished=time.time())
-    except Exception as exc:  # noqa: BLE001 - any crash becomes a failed job with its reason
-        log.exception("job %s crashed", job_id)
-        final = registry.update(job_id, status="failed", finished=time.time(),
-                                message=f"failed: unexpected error ({type(exc).__name__}: {exc})")
-    progress(Progress(final.progress, final.message))
-    return final
+        raise UserError(str(exc)) from None
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ws.save(out)
+    progress(Progress(1.0, f"done: networks {first} to {first + count - 1}"))
+    return {"first": first, "count": count}
 
 
-def _done_message(kind: str, result: dict) -> str:
+def run_spec(spec: dict, progress: ProgressFn = _noop) -> dict:
+    """Run the job described by ``spec`` (what the worker sends its runner) and return its result.
+
+    ``spec["kind"]`` is ``"train"`` (``request``, ``out``), ``"load"`` (``path``,
+    ``name``, ``staged``, ``upload_id``) or ``"shard"`` (``request``, ``first``,
+    ``count``, ``out``).
+    """
+    kind = spec.get("kind")
     if kind == "train":
-        return f"done: new run {result['source'].split(':', 1)[1]}"
-    if result.get("existing"):
-        return f"done: already loaded as {result['source'].split(':', 1)[1]} ({len(result['layers'])} conv layers)"
-    return f"done: loaded {len(result.get('layers', []))} conv layers as {result['source'].split(':', 1)[1]}"
+        return train_job(spec["request"], progress, out_dir=spec["out"])
+    if kind == "load":
+        return load_checkpoint_job(spec["path"], progress, spec.get("upload_id"), spec.get("name"),
+                                   bool(spec.get("staged")))
+    if kind == "shard":
+        return train_shard_job(spec["request"], spec["first"], spec["count"], spec["out"], progress)
+    raise UserError(f"unknown job kind {kind!r}")

@@ -106,8 +106,10 @@ def _array_layers(src: TensorSource) -> list[ConvLayer]:
 def _layers_of(src: TensorSource) -> list[ConvLayer]:
     if src.format in ("npy", "npz"):
         return _array_layers(src)
-    layers = discover_conv_layers(src.names, src.shapes, stored_order=src.order == "stored",
-                                  module_types=src.extras.get(MODULE_TYPES_KEY))
+    layers = src.layers
+    if layers is None:  # the file tells names and shapes only
+        layers = discover_conv_layers(src.names, src.shapes, stored_order=src.order == "stored",
+                                      module_types=src.extras.get(MODULE_TYPES_KEY))
     if not layers:
         shown = ", ".join(f"{n} {src.shapes[n]}" for n in src.names[:4])
         raise UserError(
@@ -271,9 +273,14 @@ def read_weightset(
         with _open_source(item) as src:
             found = _layers_of(src)
             chosen = _pick(found, wanted, label)
+            if wanted is None:  # all layers: those the reader could not lay out stay listed, unread
+                chosen = [layer for layer in chosen if not layer.extra.get("problem")]
             iteration = _iteration(src.extras, label)
             total = max(total, done + len(chosen) * (len(items) - len(files)))
             for layer in chosen:
+                if layer.extra.get("problem"):  # what the reader found (not a kernel it can lay out)
+                    raise UserError(f"{label}: conv layer {layer.index} ({layer.name}) cannot be read: "
+                                    f"{layer.extra['problem']}")
                 w = to_oihw(layer, src.get(layer.name))
                 if fold_bn and layer.batchnorm is not None:
                     bn = layer.batchnorm

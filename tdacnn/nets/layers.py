@@ -75,9 +75,14 @@ class ConvLayer:
         Name of the conv's bias tensor, if any.
     layout : str
         ``"OIHW"`` (PyTorch), ``"HWIO"`` (TensorFlow/Keras order, transposed on
-        read) or ``"NHW"`` (a stack of 2-D filters from a filter file, read as
+        read; a transposed layer's ``(kh, kw, out, in)``), ``"HWIM"`` (a Keras
+        depthwise kernel ``(kh, kw, in, multiplier)``, read as ``(in*multiplier,
+        1, kh, kw)``) or ``"NHW"`` (a stack of 2-D filters from a filter file, read as
         ``(n, 1, kh, kw)``), ``"NK"`` (rows of flattened ``k×k`` patches, read as
         ``(n, 1, k, k)``).
+    extra : dict
+        What the file's reader adds; ``"problem"``: why the layer cannot be read
+        (a Keras layer class whose kernel layout tdacnn does not know), shown as :attr:`problem`.
     """
 
     index: int
@@ -122,7 +127,7 @@ class ConvLayer:
             f.append(self.groups_hint)
         if self.transposed:
             f.append("transposed")
-        if self.layout == "HWIO":
+        if self.layout in ("HWIO", "HWIM"):
             f.append("hwio")
         if self.batchnorm is not None:
             f.append("batchnorm")
@@ -130,8 +135,9 @@ class ConvLayer:
 
     @property
     def problem(self) -> str | None:
-        """Why this layer cannot be analysed (``"1×1: no spatial pattern"``), or None."""
-        return kernel_problem(self.shape)
+        """Why this layer cannot be analysed (``"1×1: no spatial pattern"``, or what its reader
+        found: ``extra["problem"]``), or None."""
+        return self.extra.get("problem") or kernel_problem(self.shape)
 
     @property
     def analysable(self) -> bool:
@@ -332,8 +338,10 @@ def to_oihw(layer: ConvLayer, stored: np.ndarray) -> np.ndarray:
     """The stored weight array of ``layer`` in ``(out, in, kh, kw)`` order."""
     if layer.layout in ("NHW", "NK"):
         return stored.reshape(layer.shape)
-    if layer.layout == "HWIO":
-        return np.ascontiguousarray(stored.transpose(3, 2, 0, 1))
+    if layer.layout == "HWIO":  # (kh, kw, in, out); a transposed layer's (kh, kw, out, in)
+        return np.ascontiguousarray(stored.transpose((2, 3, 0, 1) if layer.transposed else (3, 2, 0, 1)))
+    if layer.layout == "HWIM":  # (kh, kw, in, multiplier): output channel i*multiplier + m, as TensorFlow's
+        return np.ascontiguousarray(stored.transpose(2, 3, 0, 1)).reshape(layer.shape)
     if layer.transposed:
         return np.ascontiguousarray(stored.transpose(1, 0, 2, 3))
     return stored

@@ -12,6 +12,14 @@ One door for every format a user may bring:
 ``npy``            one array, ``np.load(allow_pickle=False, mmap_mode="r")``.
 ``npz``            several arrays; each member's header is checked before it
                    is read, so a small file cannot declare a huge array.
+``keras-h5``       Keras 2 ``.h5`` and Keras 3 ``.weights.h5`` (reported as
+                   ``keras-weights`` once opened), and ``.keras`` archives
+``keras-zip``      (:mod:`~tdacnn.nets.safeload_keras`): ``h5py`` on the
+                   weights alone, read once in a child process first; HWIO
+                   kernels turned to OIHW; the model config is never built.
+``onnx``           ``Conv``/``ConvTranspose`` weights of an ONNX graph, with the
+                   ``onnx`` package (no runtime); external data from beside
+                   the model only.
 =================  ==========================================================
 
 Anything that needs more than plain tensors (a pickled ``nn.Module``, an
@@ -20,9 +28,10 @@ a :class:`~tdacnn.errors.UserError` that names what the file asked for; the
 globals are found by reading the pickle's opcodes (``pickletools``), which
 executes nothing.
 
-This module sniffs the format and opens PyTorch files; the safetensors and
-numpy openers live in :mod:`tdacnn.nets.safeload_safetensors` and
-:mod:`tdacnn.nets.safeload_numpy`, and :class:`TensorSource` in
+This module sniffs the format and opens PyTorch files; the safetensors, numpy,
+Keras and ONNX openers live in :mod:`tdacnn.nets.safeload_safetensors`,
+:mod:`tdacnn.nets.safeload_numpy`, :mod:`tdacnn.nets.safeload_keras` and
+:mod:`tdacnn.nets.safeload_onnx`, and :class:`TensorSource` in
 :mod:`tdacnn.nets.tensor_source` (all re-exported here: import from this module).
 """
 
@@ -39,9 +48,18 @@ import numpy as np
 
 from tdacnn.errors import UserError, quote
 from tdacnn.limits import check_archive, check_file_read
+from tdacnn.nets.safeload_h5 import HDF5_MAGIC
+from tdacnn.nets.safeload_keras import _open_keras_h5, _open_keras_zip, is_keras_zip
 from tdacnn.nets.safeload_numpy import _open_npy, _open_npz
+from tdacnn.nets.safeload_onnx import _open_onnx
 from tdacnn.nets.safeload_safetensors import _open_safetensors
-from tdacnn.nets.tensor_source import MAX_TENSOR_BYTES, Format, TensorSource, _first_line, natural_key
+from tdacnn.nets.tensor_source import (
+    MAX_TENSOR_BYTES,
+    Format,
+    TensorSource,
+    _first_line,
+    natural_key,
+)
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -120,14 +138,21 @@ def sniff_format(path: Path) -> Format:
             return "torch-zip"
         if names and all(n.endswith(".npy") for n in names):
             return "npz"
-        raise UserError(f"{path.name} is a zip archive but neither a PyTorch checkpoint nor a .npz of arrays")
+        if is_keras_zip(names):
+            return "keras-zip"
+        raise UserError(f"{path.name} is a zip archive but neither a PyTorch checkpoint nor a .npz of arrays "
+                        "(nor a .keras model)")
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
         return "torch-legacy"
+    if head.startswith(HDF5_MAGIC):
+        return "keras-h5"
     if size >= 10 and head[8:9] == b"{":  # u64 header length, then the JSON header
         return "safetensors"
+    if head[:1] == b"\x08" and len(head) > 1 and 1 <= head[1] <= 30:  # ONNX ModelProto: field 1, ir_version, written first
+        return "onnx"
     raise UserError(
         f"{path.name} is not a weight file tdacnn can read "
-        "(expected a PyTorch .pt/.pth/.bin, .safetensors, .npy or .npz)"
+        "(expected a PyTorch .pt/.pth/.bin, .safetensors, .npy, .npz, Keras .h5/.keras or .onnx)"
     )
 
 
@@ -151,6 +176,9 @@ def open_tensors(path: str | Path) -> TensorSource:
         "safetensors": _open_safetensors,
         "npy": _open_npy,
         "npz": _open_npz,
+        "keras-h5": _open_keras_h5,
+        "keras-zip": _open_keras_zip,
+        "onnx": _open_onnx,
     }[fmt]
     src = opener(path, fmt)
     log.debug("opened %s as %s: %d tensors", path.name, fmt, len(src.names))

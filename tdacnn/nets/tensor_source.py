@@ -25,7 +25,8 @@ __all__ = ["MAX_TENSOR_BYTES", "Format", "TensorSource", "natural_key"]
 #: Largest single tensor tdacnn will materialise (VGG16's biggest conv layer is 9 MB).
 MAX_TENSOR_BYTES = 4 * 1024**3
 
-Format = Literal["torch-zip", "torch-legacy", "safetensors", "npy", "npz"]
+Format = Literal["torch-zip", "torch-legacy", "safetensors", "npy", "npz", "keras-h5", "keras-weights", "keras-zip",
+                 "onnx"]
 
 
 @dataclass
@@ -47,6 +48,10 @@ class TensorSource:
         ``"stored"`` or ``"natural-name"``.
     itemsizes : dict of str to int
         Bytes per value as stored (4 when not given).
+    layers : list of ConvLayer or None
+        The conv layers as the file's own structure tells them (Keras, ONNX: layer
+        classes, node types, kernel layouts); None: found from names and shapes
+        (:func:`tdacnn.nets.layers.discover_conv_layers`).
 
     Everything read from the file through :meth:`get` and :meth:`tensor` is added up,
     from the declared shapes, before it is read: past :func:`tdacnn.limits.file_budget`
@@ -65,6 +70,7 @@ class TensorSource:
     _native: Callable[[str], Any] | None = None
     itemsizes: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
+    layers: list | None = None
 
     def _account(self, name: str, itemsize: int) -> None:
         """Count ``name``'s bytes as read (at ``itemsize`` a value), or refuse past the file budget."""

@@ -232,22 +232,24 @@ def test_weightset_load_on_mutated_files(tmp_path, valid_files, fl, cut, insert)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.binary(max_size=2000), st.sampled_from([b"", b"PK\x03\x04", b"\x80\x04\x95"])))
 def test_upload_path_with_random_bytes(tdacnn_home, data):
-    """The whole upload path (the panel's callback, then the load job) with arbitrary bytes."""
-    import base64
+    """The whole upload path (staged as the upload route stages it, then the load job's function) with
+    arbitrary bytes.  (The queue around it is tested in test_service.py.)"""
+    import io
 
-    from tdacnn.app import jobs_panel as jp
-    from tdacnn.jobs.tasks import run_job
+    from tdacnn.app.checkpoint_files import stage_stream
+    from tdacnn.errors import UserError
+    from tdacnn.jobs.tasks import run_spec
 
-    contents = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
-    pending, error = jp.receive_checkpoint("jobs-upload", contents, "fuzz.pt", None)
-    if not data:
-        assert "empty" in error
+    try:
+        staged = stage_stream(io.BytesIO(data), "fuzz.pt")
+    except UserError as exc:
+        assert not data and "empty" in str(exc)
         return
     with no_hang(30):
-        job = run_job(pending["id"])
-    assert job.status in ("done", "failed")
-    if job.status == "failed":
-        assert job.message.startswith("failed: fuzz.pt") and "Traceback" not in job.message
+        try:
+            run_spec({"kind": "load", "path": str(staged), "name": "fuzz.pt", "staged": True})
+        except UserError as exc:
+            assert str(exc).startswith("fuzz.pt") and "Traceback" not in str(exc)
     uploads = Path(tdacnn_home) / "uploads"
     assert not list((uploads / ".incoming").iterdir())
     assert all(p.resolve().is_relative_to(uploads.resolve()) for p in uploads.rglob("*"))

@@ -12,7 +12,7 @@ from tdacnn import config
 from tdacnn.errors import UserError
 from tdacnn.jobs.opening import open_paths, upload_id_for
 from tdacnn.jobs.sources import list_sources, load_source, opened_sources, set_opened_sources, source_path
-from tdacnn.jobs.store import JobRegistry
+from tdacnn.jobs import service
 from tdacnn.weights import WeightEntry, WeightSet
 
 
@@ -41,28 +41,29 @@ def _run_folder(path):
     return path
 
 
-def test_a_checkpoint_is_loaded_by_the_load_job_once(tdacnn_home, tmp_path):
+def test_a_checkpoint_is_loaded_by_the_load_job_once(workers, tmp_path):
+    workers.start()
     ckpt = _checkpoint(tmp_path / "net.pth")
     reports = []
     (sid,) = open_paths([ckpt], lambda path, fraction, text: reports.append((path.name, fraction, text)))
     assert sid == f"upload:{upload_id_for(ckpt.resolve())}" and opened_sources() == [sid]
     assert reports[-1][0] == "net.pth" and reports[-1][1] == 1.0 and "loaded 2 conv layers" in reports[-1][2]
-    (job,) = JobRegistry().jobs()  # the same job path as an upload, recorded in the job list
-    assert job.kind == "load" and job.status == "done" and job.params["staged"] is False
+    (job,) = service.jobs("cli")  # the same job path as an upload, recorded in the job list
+    assert job.kind == "load" and job.state == "done" and job.params["staged"] is False
     assert ckpt.is_file()  # the user's file is never deleted
     ws = load_source(sid)
     assert ws.layers() == [1, 2] and ws.select(2)[0].weight.shape == (5, 6, 3, 3)
     layers = json.loads((source_path(sid) / "layers.json").read_text())["layers"]
     assert [la["problem"] for la in layers] == ["1×1: no spatial pattern", None]
     # opened again, or touched with the same bytes: no second job; other bytes: a new conversion
-    assert open_paths([ckpt]) == [sid] and len(JobRegistry().jobs()) == 1
+    assert open_paths([ckpt]) == [sid] and len(service.jobs(None)) == 1
     st = ckpt.stat()
     os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert open_paths([ckpt]) == [sid] and len(JobRegistry().jobs()) == 1
+    assert open_paths([ckpt]) == [sid] and len(service.jobs(None)) == 1
     import torch
 
     torch.save({k: v + 1 for k, v in torch.load(ckpt).items()}, ckpt)
-    assert open_paths([ckpt]) != [sid] and len(JobRegistry().jobs()) == 2
+    assert open_paths([ckpt]) != [sid] and len(service.jobs(None)) == 2
 
 
 def test_run_folders_are_used_where_they_are(tdacnn_home, tmp_path):
@@ -96,7 +97,8 @@ def _write(path, data: bytes):
     (lambda p: (p / "empty-dir").mkdir() or p / "empty-dir", "holds no weights.npz"),
     (lambda p: _write(p / "junk.pth", b"not a checkpoint at all"), "junk.pth"),
 ])
-def test_bad_paths_get_one_sentence(tdacnn_home, tmp_path, make, words):
+def test_bad_paths_get_one_sentence(workers, tmp_path, make, words):
+    workers.start()
     with pytest.raises(UserError, match=words) as err:
         open_paths([make(tmp_path)])
     assert "Traceback" not in str(err.value) and "\n" not in str(err.value).strip()

@@ -14,8 +14,6 @@ import urllib.request
 import psutil
 import pytest
 
-from tdacnn.app import jobs_panel
-
 from .conftest import ROOT, free_port, wait_for
 
 
@@ -63,21 +61,28 @@ def test_binds_loopback_only_and_debugger_is_off(default_server):
     assert err.value.code in (400, 500) and "Werkzeug Debugger" not in body and "__debugger__" not in body
 
 
-def test_upload_limit_is_stated_and_enforced(tdacnn_home, monkeypatch):
-    import base64
+def test_an_upload_is_staged_inside_the_data_directory_under_a_server_made_name(tdacnn_home):
+    import io
 
-    limit_mb = jobs_panel.MAX_UPLOAD_BYTES // 2**20
-    assert limit_mb == 50
-    assert f"≤ {limit_mb} MB" in str(jobs_panel.layout())
-    monkeypatch.setattr(jobs_panel, "MAX_UPLOAD_BYTES", 64)
-    data = "data:;base64," + base64.b64encode(b"x" * 65).decode()
-    pending, error = jobs_panel.receive_checkpoint("jobs-upload", data, "../../../../tmp/evil.pt", None)
-    assert "limited to" in error
-    pending, error = jobs_panel.receive_checkpoint("jobs-upload", "data:;base64,QUJD", "../../../../tmp/evil.pt",
-                                                   None)
-    assert error == ""
-    from tdacnn.jobs.store import JobRegistry
+    from tdacnn.app import create_app
+    from tdacnn.jobs import service
 
-    staged = JobRegistry().get(pending["id"]).params["path"]
+    client = create_app(warm=False).server.test_client()
+    r = client.post("/api/sources?wait=0", data={"file": (io.BytesIO(b"ABC"), "../../../../tmp/evil.pt")})
+    assert r.status_code == 202, r.get_json()
+    staged = service.get(r.get_json()["job"], None).params["path"]
     assert os.path.realpath(staged).startswith(os.path.realpath(tdacnn_home / "uploads") + os.sep)
     assert os.path.basename(staged).endswith("-evil.pt") and ".." not in staged
+
+
+def test_an_upload_over_the_limit_is_refused_and_not_kept(tdacnn_home):
+    import io
+
+    from tdacnn.app.checkpoint_files import stage_stream
+    from tdacnn.errors import UserError
+
+    with pytest.raises(UserError, match="uploads are limited to"):
+        stage_stream(io.BytesIO(b"x" * (2**20 + 1)), "big.pt", limit=2**20)
+    with pytest.raises(UserError, match="big.pt is empty"):
+        stage_stream(io.BytesIO(b""), "big.pt")
+    assert list((tdacnn_home / "uploads" / ".incoming").iterdir()) == []

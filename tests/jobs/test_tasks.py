@@ -1,4 +1,6 @@
-"""Job functions run for real: a tiny digits training, checkpoint loading, failures."""
+"""Job functions run for real, in this process: a tiny digits training, checkpoint loading, failures.
+
+(The same functions run by workers through the queue: tests/jobs/test_service.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ import pytest
 from tdacnn.errors import UserError
 from tdacnn.jobs.requests import TrainRequest, check_id, parse_snapshots
 from tdacnn.jobs.sources import list_sources, load_source, source_path
-from tdacnn.jobs.store import JobRegistry
-from tdacnn.jobs.tasks import load_checkpoint_job, run_job, start_job
+from tdacnn.jobs.tasks import Cancelled, load_checkpoint_job, run_spec, train_job
 
 TINY = dict(dataset="digits", networks=2, iterations=12, snapshots="0, 6", conv1=6, conv2=4, seed=3)
 
@@ -30,11 +31,8 @@ def _small_checkpoint(path):
 
 def test_train_job_writes_a_run_that_becomes_a_source(tdacnn_home):
     reports = []
-    job = start_job("train", TINY)
-    final = run_job(job.id, reports.append)
-    assert final.status == "done", final.message
-    assert final.progress == 1.0 and final.pid is not None and final.finished >= final.started
-    source = final.result["source"]
+    result = train_job(TINY, reports.append)
+    source = result["source"]
     assert source.startswith("run:")
     # progress went from 0 to 1 and named iterations
     assert reports[0].fraction == 0.0 and reports[-1].fraction == 1.0
@@ -48,49 +46,36 @@ def test_train_job_writes_a_run_that_becomes_a_source(tdacnn_home):
 
 
 def test_failed_training_reports_a_clear_message(tdacnn_home, tmp_path):
-    job = start_job("train", {**TINY, "dataset": "mnist", "data_root": str(tmp_path / "nothing")})
-    final = run_job(job.id)
-    assert final.status == "failed"
-    assert final.message.startswith("failed: ") and "MNIST" in final.message
-    assert "Traceback" not in final.message
+    with pytest.raises(UserError, match="MNIST") as err:
+        train_job({**TINY, "dataset": "mnist", "data_root": str(tmp_path / "nothing")})
+    assert "Traceback" not in str(err.value)
     assert [s for s in list_sources() if s["value"].startswith("run:")] == []
 
 
-def test_cancelled_training_is_marked_and_not_offered(tdacnn_home):
-    job = start_job("train", {**TINY, "networks": 1, "iterations": 5000})
-    reg = JobRegistry()
+def test_cancelled_training_raises_and_is_not_offered(tdacnn_home):
     seen = []
-
-    def progress(p):
-        seen.append(p)
-        if len(seen) == 2:
-            reg.request_cancel(job.id)
-
-    final = run_job(job.id, progress)
-    assert final.status == "cancelled"
+    with pytest.raises(Cancelled):
+        train_job({**TINY, "networks": 1, "iterations": 5000}, seen.append, cancel=lambda: len(seen) >= 2)
     assert [s for s in list_sources() if s["value"].startswith("run:")] == []
 
 
-def test_bad_request_is_refused_before_queueing(tdacnn_home):
+def test_bad_request_is_refused(tdacnn_home):
     with pytest.raises(UserError, match="networks"):
-        start_job("train", {**TINY, "networks": 0})
+        train_job({**TINY, "networks": 0})
     with pytest.raises(UserError, match="unknown training settings"):
-        start_job("train", {**TINY, "lr": 1})
+        train_job({**TINY, "lr": 1})
     with pytest.raises(UserError, match="unknown job kind"):
-        start_job("rm -rf", {})
-    assert JobRegistry().jobs() == []
+        run_spec({"kind": "rm -rf"})
 
 
 def test_load_checkpoint_job_saves_weights_and_layers(tdacnn_home, tmp_path):
     model = _small_checkpoint(tmp_path / "net.pt")
-    job = start_job("load", {"path": str(tmp_path / "net.pt"), "name": "net.pt"})
-    final = run_job(job.id)
-    assert final.status == "done", final.message
-    folder = source_path(final.result["source"])
+    result = load_checkpoint_job(tmp_path / "net.pt", display_name="net.pt")
+    folder = source_path(result["source"])
     assert folder.parent == tdacnn_home / "uploads"
     info = json.loads((folder / "layers.json").read_text())
     assert [l["shape"] for l in info["layers"]] == [[6, 1, 3, 3], [5, 6, 3, 3]]
-    ws = load_source(final.result["source"])
+    ws = load_source(result["source"])
     first = ws.select(1)[0].weight
     np.testing.assert_allclose(first, model.state_dict()["conv1.weight"].numpy(), rtol=1e-6)
 
@@ -109,9 +94,8 @@ def test_corrupt_and_malicious_checkpoints_fail_cleanly(tdacnn_home, tmp_path):
 
     evil = tmp_path / "evil.pt"
     evil.write_bytes(pickle.dumps({"state_dict": Evil()}))
-    job = start_job("load", {"path": str(evil), "name": "evil.pt", "staged": True})
-    final = run_job(job.id)
-    assert final.status == "failed" and final.message.startswith("failed: evil.pt")
+    with pytest.raises(UserError, match="^evil.pt"):
+        run_spec({"kind": "load", "path": str(evil), "name": "evil.pt", "staged": True})
     assert not (tmp_path / "pwned").exists()
     assert not evil.exists()  # a staged upload is removed once read
     assert [s for s in list_sources() if s["value"].startswith("upload:")] == []
@@ -120,7 +104,8 @@ def test_corrupt_and_malicious_checkpoints_fail_cleanly(tdacnn_home, tmp_path):
 def test_web_side_modules_do_not_import_torch():
     import subprocess
 
-    code = ("import sys, tdacnn.app.jobs_panel, tdacnn.jobs.sources, tdacnn.jobs.manager, tdacnn.jobs.tasks; "
+    code = ("import sys, tdacnn.app.jobs_panel, tdacnn.jobs.sources, tdacnn.jobs.service, tdacnn.jobs.tasks, "
+            "tdacnn.jobs.worker, tdacnn.jobs.supervisor, tdacnn.jobs.shards; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -147,27 +132,3 @@ def test_snapshots_parsing():
         parse_snapshots("0, 40", 30)
     with pytest.raises(UserError):
         parse_snapshots("ten", 30)
-
-
-def test_isolated_runner_relays_progress_and_reports_a_crash(tdacnn_home):
-    import os
-    import signal
-
-    from tdacnn.jobs.runner import log_path, run_job_isolated
-
-    job = start_job("train", {**TINY, "networks": 1, "iterations": 5000})
-    seen = []
-
-    def progress(p):
-        seen.append(p)
-        if "iteration" in p.text and len(seen) < 1000:
-            pid = JobRegistry().get(job.id).pid
-            assert pid != os.getpid()  # the job runs in its own interpreter
-            os.kill(pid, signal.SIGKILL)  # a crash (segfault, OOM kill) of the job process
-            seen.extend([None] * 1000)
-
-    final = run_job_isolated(job.id, progress, poll_s=0.1)
-    assert final.status == "failed" and "stopped unexpectedly" in final.message
-    assert log_path(job.id).is_file() and log_path(job.id).parent == tdacnn_home / "logs"
-    again = run_job_isolated(start_job("train", TINY).id)  # the queue was freed by the crash
-    assert again.status == "done", again.message

@@ -7,18 +7,17 @@ and two different files of one name as two sources whose labels tell them apart.
 
 from __future__ import annotations
 
-import base64
 import shutil
 import threading
 
 import pytest
 
 from tdacnn import config
-from tdacnn.app import jobs_panel as jp
+from tdacnn.app.checkpoint_files import stage_stream
+from tdacnn.jobs import service
 from tdacnn.jobs.opening import open_paths
 from tdacnn.jobs.sources import list_sources, set_opened_sources
-from tdacnn.jobs.store import JobRegistry
-from tdacnn.jobs.tasks import load_checkpoint_job, run_job
+from tdacnn.jobs.tasks import load_checkpoint_job
 from tdacnn.jobs.uploads import file_sha256
 
 
@@ -47,44 +46,47 @@ def _uploads() -> list[dict]:
     return [s for s in list_sources() if s["value"].startswith("upload:")]
 
 
-def _load(trigger: str, path, name: str | None = None):
-    if trigger == "jobs-upload":
-        data = "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
-        pending, error = jp.receive_checkpoint(trigger, data, name or path.name, None)
+def _load(how: str, path, name: str | None = None):
+    """Load ``path`` as the web layer does: an upload is staged first; a server path is read where it is."""
+    if how == "upload":
+        name = name or path.name
+        with open(path, "rb") as stream:
+            params = {"path": str(stage_stream(stream, name)), "name": name, "staged": True}
     else:
-        pending, error = jp.receive_checkpoint(trigger, None, None, str(path))
-    assert error == "", error
-    final = run_job(pending["id"])
-    assert final.status == "done", final.message
+        params = {"path": str(path), "name": path.name, "staged": False}
+    final = service.wait(service.submit("load", params, "alice").id, "alice", 300)
+    assert final.state == "done", final.message
     return final
 
 
-def test_the_same_bytes_by_upload_server_path_and_command_line_are_one_source(tdacnn_home, tmp_path):
+def test_the_same_bytes_by_upload_server_path_and_command_line_are_one_source(workers, tmp_path):
+    workers.start()
     ckpt = _small30(tmp_path / "a" / "small30.pth")
     renamed = tmp_path / "b" / "copy of small30.pth"
     renamed.parent.mkdir()
     shutil.copyfile(ckpt, renamed)
 
-    first = _load("jobs-upload", ckpt)
+    first = _load("upload", ckpt)
     sid = first.result["source"]
-    again = _load("jobs-path-load", renamed)  # same bytes, other name, other way
+    again = _load("path", renamed)  # same bytes, other name, other way
     assert again.result["source"] == sid and again.result["existing"] and not first.result["existing"]
     assert first.message == f"done: loaded 5 conv layers as {sid.split(':')[1]}"
     assert sid == f"upload:small30-{file_sha256(ckpt)[:10]}"
     assert again.message == f"done: already loaded as {sid.split(':')[1]} (5 conv layers)"
     assert len(again.result["layers"]) == 5
-    assert _load("jobs-upload", renamed).result["source"] == sid
+    assert _load("upload", renamed).result["source"] == sid
     assert list((config.uploads_dir() / ".incoming").iterdir()) == []  # staged uploads removed all the same
 
-    jobs = len(JobRegistry().jobs())
-    assert open_paths([renamed, ckpt]) == [sid] and len(JobRegistry().jobs()) == jobs  # no job, no torch
+    jobs = len(service.jobs(None))
+    assert open_paths([renamed, ckpt]) == [sid] and len(service.jobs(None)) == jobs  # no job, no torch
     assert _uploads() == [{"value": sid, "label": "upload: small30.pth (5 conv layers)"}]
 
 
-def test_two_files_of_one_name_are_two_sources_with_labels_apart(tdacnn_home, tmp_path):
+def test_two_files_of_one_name_are_two_sources_with_labels_apart(workers, tmp_path):
+    workers.start()
     one = _small30(tmp_path / "a" / "small30.pth")
     two = _small30(tmp_path / "b" / "small30.pth", shift=1.0)
-    ids = [_load("jobs-path-load", one).result["source"], _load("jobs-upload", two).result["source"]]
+    ids = [_load("path", one).result["source"], _load("upload", two).result["source"]]
     assert ids[0] != ids[1]
     options = _uploads()
     assert [o["value"] for o in options] == ids

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,8 +13,10 @@ from tdacnn.errors import UserError
 from tdacnn.nets.checkpoints import list_conv_layers
 from tdacnn.nets.pickle_scan import pickle_globals
 from tdacnn.nets.safeload import safe_upload_name
+from tdacnn.nets.safeload_h5 import HDF5_MAGIC
 
-HEADS = [b"", b"\x80\x02", b"\x80\x04\x95", b"PK\x03\x04", b"\x93NUMPY\x01\x00", struct.pack("<Q", 40) + b"{"]
+HEADS = [b"", b"\x80\x02", b"\x80\x04\x95", b"PK\x03\x04", b"\x93NUMPY\x01\x00", struct.pack("<Q", 40) + b"{",
+         HDF5_MAGIC, b"\x08\x07"]  # fmt: skip
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -68,4 +72,56 @@ def test_corrupted_real_files_give_user_error_or_clean_weights(tmp_path, small_f
     except UserError as exc:
         assert "corrupt.bin" in str(exc)
     else:  # a flip inside tensor data leaves a readable file: then the weights are finite
+        assert all(np.isfinite(e.weight).all() for e in ws.entries)
+
+
+# ---- Keras and ONNX ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def foreign_files(tmp_path_factory) -> dict[str, Path]:
+    """A small network as Keras 2 .h5, Keras 3 .weights.h5, .keras (stored and deflated) and ONNX."""
+    import zipfile
+
+    from .foreign import (
+        filters,
+        write_dot_keras,
+        write_keras2,
+        write_keras3,
+        write_onnx,
+    )
+
+    root = tmp_path_factory.mktemp("foreign")
+    w = [filters(8, 1, seed=1), filters(8, 8, seed=2)]
+    return {
+        "keras2": write_keras2(root / "k2.h5", [("conv1", "Conv2D", w[0]), ("up", "Conv2DTranspose", w[1])]),
+        "keras3": write_keras3(root / "k3.weights.h5", [("Conv2D", "conv2d", w[0]), ("Conv2D", "conv2d_1", w[1])]),
+        "keras-stored": write_dot_keras(root / "s.keras", ["Conv2D", "DepthwiseConv2D"], [w[0], filters(8, 1)]),
+        "keras-deflated": write_dot_keras(root / "d.keras", ["Conv2D", "Conv2D"], w, zipfile.ZIP_DEFLATED),
+        "onnx": write_onnx(root / "m.onnx", [("Conv", "c1", w[0], 1), ("ConvTranspose", "up", w[1], 1)]),
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fmt=st.sampled_from(["keras2", "keras3", "keras-stored", "keras-deflated", "onnx"]),
+    flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=6),
+    cut=st.floats(0.05, 1.0),
+)
+def test_corrupted_keras_and_onnx_files_give_user_error_or_clean_weights(tmp_path, monkeypatch, foreign_files,
+                                                                         fmt, flips, cut):
+    """HDF5 files are read in a child process first: a flip that makes HDF5 loop costs the time limit, set low here."""
+    import numpy as np
+
+    from tdacnn.nets.checkpoints import read_weightset
+
+    monkeypatch.setenv("TDACNN_H5_TIMEOUT_S", "5")
+    data = bytearray(foreign_files[fmt].read_bytes())
+    for where, value in flips:
+        data[int(where * len(data))] = value
+    path = tmp_path / f"corrupt{foreign_files[fmt].suffix}"
+    path.write_bytes(bytes(data[: max(1, int(cut * len(data)))]))
+    try:
+        ws = read_weightset(path)
+    except UserError as exc:
+        assert path.name in str(exc) and "\n" not in str(exc).strip()
+    else:
         assert all(np.isfinite(e.weight).all() for e in ws.entries)

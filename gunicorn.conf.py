@@ -9,6 +9,12 @@ data directory, however many gunicorn workers there are).
 
 import os
 
+import gunicorn.http.wsgi
+
+# no banner: every response's ``Server`` header says "tdacnn", as the development server's does
+# (gunicorn reads this module attribute for each response; the workers are forked after this file runs)
+gunicorn.http.wsgi.SERVER = "tdacnn"
+
 bind = [f"127.0.0.1:{os.environ.get('PORT', '8050')}"]
 workers = int(os.environ.get("TDACNN_WEB_PROCESSES", "2"))
 worker_class = "gthread"

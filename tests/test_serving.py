@@ -93,7 +93,7 @@ def test_gunicorn_serves_the_page_and_the_api_and_runs_jobs(gunicorn, tmp_path):
     s = Session(url)
     status, html, headers = s.get("/")
     assert status == 200 and '<script id="_dash-config"' in html
-    assert headers["Server"] == "gunicorn"  # no version
+    assert headers["Server"] == "tdacnn"  # no name or version of the server software
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]
     assert '"dash_version"' not in html and '"python_version"' not in html

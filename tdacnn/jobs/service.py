@@ -173,22 +173,15 @@ def _check_params(kind: str, params: dict) -> dict:
     return out
 
 
-def _refuse_if_full(owner: str, mine: Job | None = None) -> None:
-    """Raise :class:`JobLimit` if ``owner`` or the server is at its limit.
-
-    With ``mine`` (a record just written), only jobs ahead of it count, so two
-    submissions racing each other cannot both slip under a limit.
-    """
+def _refuse_if_full(owner: str) -> None:
+    """Raise :class:`JobLimit` if ``owner`` or the server is at its limit (called under the submit lock)."""
     from tdacnn.jobs import records
 
     active = [j for j in records.all_jobs() if _active(j)]
-    if mine is not None:
-        order = (mine.created, mine.id)
-        active = [j for j in active if (j.created, j.id) <= order]
-    if sum(j.owner == owner for j in active) > max_per_owner() - (mine is None):
+    if sum(j.owner == owner for j in active) >= max_per_owner():
         raise JobLimit(f"you already have {max_per_owner()} jobs queued or running: wait for one to finish "
                        "or cancel one")
-    if len(active) > max_total() - (mine is None):
+    if len(active) >= max_total():
         raise JobLimit(f"the server already has {max_total()} jobs queued or running: try again later")
 
 
@@ -211,19 +204,21 @@ def submit(kind: str, params: dict, owner: str) -> Job:
         raise UserError("a job needs an owner (a session id)")
     params = _check_params(kind, params)
     with _store():
-        _refuse_if_full(owner)
-        now = time.time()
-        job = Job(id=records.new_id(), kind=kind, params=params, owner=owner, created=now, queued_at=now)
-        if kind == "train" and params.get("shards"):
-            from tdacnn.jobs.shards import submit_children
-
-            job = submit_children(job)  # the children are recorded; the parent is what the caller sees
-        records.save(job)
         try:
-            _refuse_if_full(owner, job)
-        except JobLimit:
-            _forget(job)
-            raise
+            # the count and the new record under one store-wide lock: racing submissions
+            # (other threads, processes, hosts) never slip past a limit together
+            with records.lock("submit"):
+                _refuse_if_full(owner)
+                now = time.time()
+                job = Job(id=records.new_id(), kind=kind, params=params, owner=owner, created=now,
+                          queued_at=now)
+                if kind == "train" and params.get("shards"):
+                    from tdacnn.jobs.shards import submit_children
+
+                    job = submit_children(job)  # the children are recorded; the parent is what callers see
+                records.save(job)
+        except TimeoutError:
+            raise QueueUnavailable("the job queue is too busy to take a job right now: try again in a moment") from None
         try:
             _enqueue(job)
         except BaseException:

@@ -31,7 +31,7 @@ Assumes a BLAS with one process-wide pool (OpenBLAS with pthreads, as in the
 numpy and scipy wheels; MKL; BLIS).  An OpenBLAS built on OpenMP keeps the limit
 per thread, and there only the thread that opened the first section is limited.
 
-After ``fork`` (Dash's DiskcacheManager forks the web process for each job) the
+After ``fork`` (tdacnn itself spawns its processes; a library user may fork) the
 child starts with no open section, a fresh lock and the limits restored, even if
 the parent forked while another thread was inside a section.
 """

@@ -74,10 +74,31 @@ def test_checkpoint_source(tmp_path):
 
 
 def test_natural_patches_human_summary():
+    """1,500 blurred patches: the summary's numbers say one circle, far beyond random filters."""
+    import re
+
     r = analyze("natural-patches", "--n-patches", 1500, "--k", 30, "--blur", 0.6, "--n-perm", 100)
     assert r.returncode == 0, r.stderr
     assert "natural 3x3 patches" in r.stdout and "blur sigma 0.6 px" in r.stdout
-    assert "H1" in r.stdout and "significant bar" in r.stdout
+    m = re.search(r"H1 +(\d+) significant bar\(s\) of (\d+) \(p ≤ 0.01 against random filters, 20 clouds\)", r.stdout)
+    assert m and int(m.group(1)) == 1 and int(m.group(2)) > 10, r.stdout
+    bars = re.findall(r"length (\d\.\d+) +p ([<=]) (\d[.\d]*)", r.stdout)
+    (first, op1, p1), (second, op2, p2) = bars[0], bars[1]
+    assert op2 == "=" and float(p2) > 0.01
+    assert float(first) > 0.8 and op1 == "<" and float(p1) <= 0.001  # the primary circle
+    assert float(second) < 0.5 * float(first)  # then noise
+
+
+def test_json_p_values_per_dimension():
+    """h0 and h1 (and h2 when asked) each carry significant, bars and p_values, aligned and longest first."""
+    out = check_result(analyze(DEFAULT_RUN, "--layer", 1, "--maxdim", 2, "--n-perm", 120, "--json"), 1280)
+    assert out["significance"] == {"version": 3, "alpha": 0.01, "null": "random filters", "draws": 20}
+    for d in ("h0", "h1", "h2"):
+        h = out[d]
+        assert len(h["p_values"]) == len(h["bars"]) and all(0 <= p <= 1 for p in h["p_values"])
+        assert h["significant"] == sum(1 for p in h["p_values"][:h["significant"]] if p <= 0.01)
+    assert out["h1"]["significant"] == 1 and out["h1"]["p_values"][0] < 0.001  # the shipped run's circle
+    assert out["h0"]["bars"][0][1] is None and out["h0"]["p_values"][0] == 0.0  # the whole cloud
 
 
 @pytest.mark.parametrize("args, message", [

@@ -19,7 +19,7 @@ from dash import dcc, html
 from tdacnn.app.controls import ALL_LANDMARKS, DEFAULTS, MAX_COEFF
 from tdacnn.app.widgets import control_id, label, number_input, text_input
 from tdacnn.topology.barcode import Barcode
-from tdacnn.view.figures import barcode_figure, circles_title, diagram_figure
+from tdacnn.view.figures import barcode_figure, diagram_figure, verdict_title
 
 __all__ = ["persistence_group", "barcode_view", "MAXDIM_OPTIONS"]
 
@@ -59,11 +59,12 @@ def barcode_view(barcode: Barcode, mode: str, coeff: int = 2):
     -------
     plotly.graph_objects.Figure
         One panel per dimension (H2 makes the figure taller); the title counts circles
-        (components when only H0 was computed) and says on how many points and over which field.
+        and what that means ("1 circle, p < 0.001 against random filters"; components when only H0 was
+        computed), and says on how many points and over which field.
     """
     dims = tuple(range(len(barcode.diagrams)))
     if len(dims) > 1:
-        head = circles_title(barcode.h1_significant)
+        head = verdict_title(barcode)
     else:
         n = int(barcode.significant[0]) if barcode.significant else 0
         head = f"{n} component{'' if n == 1 else 's'}"

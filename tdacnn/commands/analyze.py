@@ -2,7 +2,7 @@
 
 SOURCE is a ``.npy``/``.npz`` array of filters or patches (or a tdacnn weight
 set ``.npz``), a training-run folder (holding ``weights.npz``), a checkpoint
-(``.pt``/``.pth``/``.bin``/``.safetensors``), or the literal ``natural-patches``.
+(``.pt``/``.pth``/``.bin``/``.safetensors``, Keras ``.h5``/``.keras``, ``.onnx``), or the literal ``natural-patches``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tdacnn.errors import UserError
 
 __all__ = ["add_parser", "run", "load_source"]
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".keras", ".onnx")
 
 
 def _channels(value: str):
@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "analyze", help="density-filter a cloud of filters or patches, build its Mapper graph and barcode",
         description=__doc__.splitlines()[0] + " SOURCE: a .npy/.npz filter or patch array, a training-run "
-        "folder, a checkpoint file (.pt/.pth/.bin/.safetensors), or natural-patches.")
+        "folder, a checkpoint file (.pt/.pth/.bin/.safetensors, Keras .h5/.keras, .onnx), or natural-patches.")
     p.add_argument("source", metavar="SOURCE")
     g = p.add_argument_group("cloud")
     g.add_argument("--layer", type=int, default=None, help="conv layer number from 1 (default: the first)")
@@ -67,6 +67,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     g.add_argument("--thresh", type=float, default=pp.thresh,
                    help="stop the Rips filtration at this distance (default: none); much faster, "
                         "bars alive there get death null in --json")
+    g.add_argument("--klein", action="store_true",
+                   help="also place the filtered points on the Klein bottle of Carlsson et al. (2008): the "
+                        "fractions near the primary circle, the secondary circles and far from them, and the "
+                        "median distance (tdacnn.topology.klein)")
     g = p.add_argument_group("output")
     g.add_argument("--out", type=Path, default=None, metavar="DIR", help="write graph.json, barcode.json, params.json")
     g.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
@@ -134,9 +138,13 @@ def run(args: argparse.Namespace) -> int:
     if args.n_patches < 1:
         raise UserError(f"--n-patches must be a positive integer; got {args.n_patches}")
 
-    a = Analysis()
+    from tdacnn.store import results_store
+
+    a = Analysis(store=results_store())  # the one results store: a barcode's null is computed once per size
     cloud = load_source(args.source, cloud_params, args.blur, args.n_patches, args.seed, a)
     check_against_cloud(len(cloud))
+    if getattr(args, "klein", False):
+        _klein_shape(cloud)  # refused before any work
     if args.k is not None:
         check_against_cloud(DensityParams().n_used(len(cloud)), DensityParams(args.k, 50.0))
     density, mapper = a.suggest(cloud, fixed, lens=args.lens, clusterer=args.clusterer)
@@ -144,18 +152,19 @@ def run(args: argparse.Namespace) -> int:
     graph = a.graph(dense, mapper)
     bars = a.barcode(dense, persistence)
     summary = graph_summary(graph)
-    h1 = [[float(b), float(d) if math.isfinite(d) else None] for b, d in bars.bars(1)]
     result = {
         "points": len(cloud), "sampled": dense.n_sampled, "kept": len(dense), "dropped": int(cloud.n_dropped),
         "source": cloud.source,
         "graph": summary,
-        "h1": {"significant": bars.h1_significant, "bars": h1},
-        "h0": {"significant": int(bars.significant[0]) if bars.significant else 0},
+        **{f"h{d}": _dimension(bars, d) for d in range(len(bars.diagrams))},
+        "significance": _significance(bars),
         "params": {"k": density.k, "p": density.p, "lens": mapper.lens, "n_cubes": mapper.n_cubes,
                    "overlap": mapper.overlap, "clusterer": mapper.clusterer, "distance_cut": mapper.distance_cut,
                    "eps": mapper.eps, "min_samples": mapper.min_samples},
         "auto": sorted(name for name, value in fixed.items() if value is None),
     }
+    if getattr(args, "klein", False):
+        result["klein"] = _klein(dense)
     params = {"source": args.source, "cloud": cloud_params.to_dict(), "density": density.to_dict(),
               "mapper": mapper.to_dict(), "persistence": persistence.to_dict(), "blur_sigma": args.blur,
               "n_patches": args.n_patches, "seed": args.seed}
@@ -173,6 +182,37 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_summary(result, cloud, dense, args)
     return 0
+
+
+def _klein_shape(cloud) -> None:
+    if tuple(cloud.kernel_shape) != (3, 3):
+        raise UserError(f"--klein needs 3×3 filters or patches (the Klein bottle is a model of 3×3 patches); "
+                        f"these are {'×'.join(map(str, cloud.kernel_shape))}")
+
+
+def _klein(dense) -> dict:
+    """``{"primary", "secondary", "other", "median_distance"}`` of the filtered cloud (3×3 only)."""
+    from tdacnn.topology.klein import circle_fractions, klein_coordinates
+
+    _klein_shape(dense.cloud)
+    return circle_fractions(klein_coordinates(dense.cloud.points))
+
+
+def _dimension(bars, d: int) -> dict:
+    """``{"significant", "bars", "p_values"}`` of dimension ``d``: bars longest first (a death alive at
+    ``--thresh`` is null), each with its p-value against the null (:mod:`tdacnn.topology.significance`)."""
+    return {"significant": int(bars.significant[d]) if d < len(bars.significant) else 0,
+            "bars": [[float(b), float(e) if math.isfinite(e) else None] for b, e in bars.bars(d)],
+            "p_values": [float(p) for p in bars.pvalues(d)]}
+
+
+def _significance(bars) -> dict:
+    """What the p-values mean: the rule's version, alpha, the null and its number of clouds."""
+    from tdacnn.topology.persistence import SIGNIFICANCE_VERSION
+
+    info = bars.meta.get("significance", {})
+    return {"version": SIGNIFICANCE_VERSION, "alpha": info.get("alpha"), "null": info.get("null"),
+            "draws": info.get("draws")}
 
 
 def _validate_explicit(args: argparse.Namespace) -> None:
@@ -194,6 +234,8 @@ def _jsonable(x):
 
 
 def _print_summary(r: dict, cloud, dense, args) -> None:
+    from tdacnn.topology.significance import format_p
+
     g, h1 = r["graph"], r["h1"]
     lines = [
         f"source   {cloud.source or args.source}",
@@ -204,11 +246,17 @@ def _print_summary(r: dict, cloud, dense, args) -> None:
         + (f" cut {r['params']['distance_cut']:g}" if args.clusterer == "single" else f" eps {r['params']['eps']:g}")
         + ")",
         "auto     " + (", ".join(r["auto"]) + " from the data" if r["auto"] else "none (all given)"),
-        f"H1       {h1['significant']} significant bar(s) of {len(h1['bars'])}",
+        f"H1       {h1['significant']} significant bar(s) of {len(h1['bars'])} (p ≤ {r['significance']['alpha']:g} "
+        f"against {r['significance']['null']}, {r['significance']['draws']} clouds)",
     ]
-    for b, d in h1["bars"][:8]:
-        lines.append(f"         [{b:.3f}, {d:.3f})  length {d - b:.3f}" if d is not None
-                     else f"         [{b:.3f}, alive at --thresh)")
+    for (b, d), p in list(zip(h1["bars"], h1["p_values"]))[:8]:
+        lines.append(f"         [{b:.3f}, {d:.3f})  length {d - b:.3f}  {format_p(p)}" if d is not None
+                     else f"         [{b:.3f}, alive at --thresh)  {format_p(p)}")
+    if "klein" in r:
+        k = r["klein"]
+        lines.append(f"klein    {100 * k['primary']:.0f} % near the primary circle, {100 * k['secondary']:.0f} % near "
+                     f"the secondary circles, {100 * k['other']:.0f} % far from them; median distance to the "
+                     f"Klein bottle {k['median_distance']:.3f}")
     if args.out is not None:
         lines.append(f"wrote    {args.out}/graph.json, barcode.json, params.json")
     print("\n".join(lines))

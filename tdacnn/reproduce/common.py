@@ -19,7 +19,7 @@ import numpy as np
 from tdacnn.reproduce.settings import Settings, density_k
 
 __all__ = ["Context", "CloudResult", "analyse_cloud", "circle_verdict", "Verdict", "mapper_params",
-           "persistence_params", "part_result", "one_circle_in_h1", "median_nn_distance"]
+           "persistence_params", "part_result", "median_nn_distance"]
 
 log = logging.getLogger(__name__)
 
@@ -167,38 +167,24 @@ def persistence_params(settings: Settings, small: bool = False):
     return PersistenceParams(maxdim=1, n_perm=settings.n_perm_small if small else settings.n_perm)
 
 
-def one_circle_in_h1(lengths: Sequence[float], h1_significant: int, scale: float, dominance: float,
-                     min_relative: float = 0.1) -> bool:
-    """Whether the H1 barcode shows one circle.
-
-    Either the significance rule of :mod:`tdacnn.topology.persistence` counts
-    exactly one bar, or the longest bar is *dominant*: at least ``dominance``
-    times the second and at least ``min_relative`` of the landmark diameter
-    ``scale`` (the measure "0.74 vs 0.18 next" of the trainer's issue).
-    """
-    if h1_significant == 1:
-        return True
-    if not lengths:
-        return False
-    second = lengths[1] if len(lengths) > 1 else 0.0
-    return lengths[0] >= min_relative * scale and lengths[0] >= dominance * second
-
-
-def circle_verdict(h1_significant: int, betti1: int, one_bar: bool | None = None,
-                   lengths: Sequence[float] = ()) -> tuple[Verdict, str]:
+def circle_verdict(h1_significant: int, betti1: int, lengths: Sequence[float] = (),
+                   p_values: Sequence[float] = ()) -> tuple[Verdict, str]:
     """Whether a cloud is a circle, from its barcode and its Mapper complex.
 
-    ``seen``: the barcode shows one circle (``one_bar``; by default exactly one
-    significant H1 bar) *and* the Mapper complex has first Betti number 1;
-    ``partly seen``: one of the two; ``not seen``: neither.
+    ``seen``: exactly one significant H1 bar (the one rule of :mod:`tdacnn.topology.significance`:
+    a Monte Carlo test against random filters) *and* the Mapper complex has first Betti
+    number 1; ``partly seen``: one of the two; ``not seen``: neither.
     """
-    bar = (h1_significant == 1) if one_bar is None else bool(one_bar)
+    from tdacnn.topology.significance import format_p
+
+    bar = h1_significant == 1
     graph = betti1 == 1
     why = f"{h1_significant} significant H1 bar{'s' if h1_significant != 1 else ''}"
     if len(lengths) >= 2:
-        why += f" (longest {lengths[0]:.2f} vs {lengths[1]:.2f} next{', dominant' if bar and h1_significant != 1 else ''})"
+        why += f" (longest {lengths[0]:.2f}" + (f", {format_p(p_values[0])}" if len(p_values) else "")
+        why += f"; next {lengths[1]:.2f}" + (f", {format_p(p_values[1])}" if len(p_values) > 1 else "") + ")"
     elif len(lengths) == 1:
-        why += f" (one bar, {lengths[0]:.2f})"
+        why += f" (one bar, {lengths[0]:.2f}" + (f", {format_p(p_values[0])}" if len(p_values) else "") + ")"
     why += f", Mapper betti1 = {betti1}"
     if bar and graph:
         return "seen", why
@@ -233,7 +219,6 @@ def analyse_cloud(ctx: Context, cloud, label: str, k: int | None = None, small: 
     from tdacnn.topology.mapper import graph_summary
     from tdacnn.topology.orientation import axis_excess, orientation
     from tdacnn.topology.params import DensityParams
-    from tdacnn.topology.persistence import barcode
 
     s = ctx.settings
     t0 = time.monotonic()
@@ -250,13 +235,14 @@ def analyse_cloud(ctx: Context, cloud, label: str, k: int | None = None, small: 
     mparams = mapper_params(s, dense.cloud.points)
     graph = ctx.analysis.graph(dense, mparams)
     pparams = persistence_params(s, small)
-    # plain ripser: giotto-ph's thread pool is slower than one thread on a busy 2-core machine
-    bars = barcode(dense.cloud.points, pparams, engine="ripser")
+    # the barcode with each bar's p-value against the same pipeline on random filters (the null is
+    # cached per cloud size, so the snapshots of one layer share it)
+    bars = ctx.analysis.barcode(dense, pparams)
     gsum = graph_summary(graph)
-    h1 = np.asarray(bars.bars(1), dtype=float).reshape(-1, 2)
-    lengths = sorted((h1[:, 1] - h1[:, 0]).tolist(), reverse=True)
-    one_bar = one_circle_in_h1(lengths, bars.h1_significant, float(bars.meta.get("scale", 2.0)), s.dominance)
-    verdict, why = circle_verdict(bars.h1_significant, gsum["betti1"], one_bar, lengths)
+    h1 = np.asarray(bars.bars(1), dtype=float).reshape(-1, 2)  # longest first
+    lengths = (h1[:, 1] - h1[:, 0]).tolist()
+    pvals = bars.pvalues(1).tolist()
+    verdict, why = circle_verdict(bars.h1_significant, gsum["betti1"], lengths, pvals)
     if dense.cloud.kernel_shape == (3, 3):
         angles, energy = orientation(dense.cloud.points)
     else:
@@ -271,10 +257,11 @@ def analyse_cloud(ctx: Context, cloud, label: str, k: int | None = None, small: 
         "kept": int(len(dense)),
         "density": density.to_dict(),
         "mapper": mparams.to_dict(),
-        "persistence": {**pparams.to_dict(), "engine": "ripser", "landmarks": int(bars.n_landmarks),
-                        "rule": bars.meta.get("rule", "")},
+        "persistence": {**pparams.to_dict(), "engine": bars.meta.get("engine", ""), "landmarks": int(bars.n_landmarks),
+                        "rule": bars.meta.get("significance", {}).get("rule", "")},
         "graph": {k2: int(v) for k2, v in gsum.items()},
-        "h1": {"significant": int(bars.h1_significant), "one_circle": bool(one_bar), "lengths": [round(x, 4) for x in lengths[:10]],
+        "h1": {"significant": int(bars.h1_significant), "lengths": [round(x, 4) for x in lengths[:10]],
+               "p_values": [float(f"{p:.3g}") for p in pvals[:10]],
                "bars": [[round(float(b), 4), round(float(d), 4)] for b, d in h1[:10]]},
         "verdict": verdict,
         "why": why,

@@ -73,6 +73,7 @@ def _analyse_file(ctx: Context, path: Path, name: str, f_i: int) -> dict:
         rows.append({"layer": layer, "shape": list(layers[layer - 1].shape), "points": s["points"],
                      "analysed": s["analysed"], "kept": s["kept"], "k": s["density"]["k"],
                      "h1_significant": s["h1"]["significant"], "h1_lengths": s["h1"]["lengths"][:5],
+                     "h1_p_values": s["h1"]["p_values"][:5],
                      "graph": s["graph"], "verdict": s["verdict"],
                      "median_energy_on_circle": s["orientation"]["median_energy_on_circle"]})
         graphs.append((f"conv {layer}: {s['verdict']} (H1 {s['h1']['significant']}, b1 {s['graph']['betti1']})",

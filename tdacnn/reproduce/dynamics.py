@@ -47,7 +47,8 @@ def run(ctx: Context) -> dict:
                 s = r.summary
                 rows.append({"series": series, "dataset": dataset, "layer": layer, "iteration": it,
                              "verdict": s["verdict"], "h1_lengths": s["h1"]["lengths"],
-                             "h1_significant": s["h1"]["significant"], "betti1": s["graph"]["betti1"],
+                             "h1_significant": s["h1"]["significant"], "h1_p_values": s["h1"]["p_values"][:3],
+                             "betti1": s["graph"]["betti1"],
                              "nodes": s["graph"]["nodes"], "points": s["points"], "analysed": s["analysed"],
                              "kept": s["kept"], "k": s["density"]["k"],
                              "median_energy_on_circle": s["orientation"]["median_energy_on_circle"]})

@@ -21,10 +21,10 @@ TITLE = "Natural image patches (Carlsson et al. 2008) beside the CNN filters"
 EXPECTED_H1 = {"large": 1, "small": 5}
 
 
-def _verdict(k: int, large_k: int, h1: int, betti1: int, one_circle: bool) -> str:
+def _verdict(k: int, large_k: int, h1: int, betti1: int) -> str:
     """Large k: the primary circle (as for the filters); small k: the three-circle model's five H1 bars."""
     if k == large_k:
-        return "seen" if one_circle and betti1 == 1 else ("partly seen" if one_circle or betti1 == 1 else "not seen")
+        return "seen" if h1 == 1 and betti1 == 1 else ("partly seen" if h1 == 1 or betti1 == 1 else "not seen")
     return "seen" if h1 == EXPECTED_H1["small"] else ("partly seen" if 3 <= h1 <= 7 else "not seen")
 
 
@@ -42,10 +42,11 @@ def run(ctx: Context) -> dict:
         for k in s.patch_ks:
             r = analyse_cloud(ctx, cloud, f"patches {tag} X({k},{s.density_p:g})", k=k)
             m = r.summary
-            v = _verdict(k, large_k, m["h1"]["significant"], m["graph"]["betti1"], m["h1"]["one_circle"])
+            v = _verdict(k, large_k, m["h1"]["significant"], m["graph"]["betti1"])
             expected = EXPECTED_H1["large"] if k == large_k else EXPECTED_H1["small"]
             row = {"blur_sigma": blur, "k": k, "p": s.density_p, "points": m["points"], "kept": m["kept"],
                    "h1_significant": m["h1"]["significant"], "h1_lengths": m["h1"]["lengths"][:8],
+                   "h1_p_values": m["h1"]["p_values"][:8],
                    "graph": m["graph"], "expected_h1": expected, "verdict": v,
                    "axis_excess": m["orientation"]["axis_excess"],
                    "median_energy_on_circle": m["orientation"]["median_energy_on_circle"]}

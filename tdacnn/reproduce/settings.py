@@ -45,9 +45,6 @@ class Settings:
         lens dimension with this overlap, single-linkage clusters cut at
         ``mapper_cut_factor`` times the median nearest-neighbour distance of the
         density-filtered cloud (so sparse and dense clouds are clustered alike).
-    dominance : float
-        An H1 bar at least this many times longer than the next also counts as one
-        circle (besides the significance rule of :mod:`tdacnn.topology.persistence`).
     n_perm, n_perm_small : int
         Max-min landmarks for the main barcodes, and for the many small ones
         (training dynamics, VGG16 layers).
@@ -75,7 +72,6 @@ class Settings:
     mapper_cubes: int = 8
     mapper_overlap: float = 0.5
     mapper_cut_factor: float = 2.0
-    dominance: float = 2.0
     n_perm: int = 300
     n_perm_small: int = 200
     max_points: int = 15000

@@ -8,23 +8,13 @@ the filtration there (much faster: most of the cost is in long edges); bars
 still alive at ``thresh`` have death ``inf`` and count as dying at ``thresh``
 for the significance rule.
 
-Significance rule for H_d bars (:func:`significant_bars`)
---------------------------------------------------------
-Sort the finite bar lengths ``L1 >= L2 >= ...``.  Only bars at least
-``min_relative`` (default 0.1) of the cloud's scale — the diameter of the
-landmark set — and at least the landmark spacing — the median H0 bar, below
-which Rips noise loops live — are candidates; if there are none, no bar is significant.
-Otherwise the count is where the largest drop in the sorted lengths occurs,
-looking at the drops ``L_i - L_{i+1}`` for the candidates (``L_{i+1}`` may be a
-non-candidate, or 0 past the last bar), provided that drop is a real gap:
-``L_i >= GAP_RATIO * L_{i+1}`` (1.5); else none is significant (a sphere's
-many similar noise loops).  On the filters of 40 MNIST networks (2,560 points,
-k=200, p=30) the primary circle's bar is 0.60 against 0.19 for the next, while
-the landmark spacing is 0.47: a floor of 1.5 spacings (the first version of
-this rule) missed it.  A clean circle gives one long bar and
-a drop to noise (1); two circles two long bars (2); a blob only short bars (0).
-For H0 the infinite bar counts too: ``significant[0]`` is the number of
-components.
+Significance
+------------
+:func:`barcode` tests every bar against the same pipeline on clouds without shape
+(random Gaussian filters for a cloud of normalised filters or patches): the rule,
+its p-values and the measurements that chose it are in
+:mod:`tdacnn.topology.significance` and ``docs/significance.md``.
+:func:`diagrams` computes the diagrams alone.
 """
 
 from __future__ import annotations
@@ -39,20 +29,15 @@ from tdacnn.errors import UserError
 from tdacnn.topology.barcode import Barcode
 from tdacnn.topology.params import PersistenceParams
 
-__all__ = ["maxmin_landmarks", "barcode", "significant_bars", "MIN_RELATIVE", "SPACING_FACTOR", "GAP_RATIO",
-           "has_giotto", "SIGNIFICANCE_VERSION"]
+__all__ = ["maxmin_landmarks", "barcode", "diagrams", "has_giotto", "SIGNIFICANCE_VERSION"]
 
 log = logging.getLogger(__name__)
 
-#: The version of the significance rule (:func:`significant_bars`): part of the key of every stored
-#: barcode (:mod:`tdacnn.store`), so a changed rule never serves verdicts made by the old one.
-SIGNIFICANCE_VERSION = 1
-#: Default minimum length of a significant bar, as a fraction of the landmark diameter.
-MIN_RELATIVE = 0.1
-#: A significant bar is also at least this many times the median H0 bar (the landmark spacing).
-SPACING_FACTOR = 1.0
-#: The last significant bar is at least this many times longer than the next one.
-GAP_RATIO = 1.5
+#: The version of the significance rule (:mod:`tdacnn.topology.significance`): part of the key of every
+#: stored barcode (:mod:`tdacnn.store`), so a changed rule never serves verdicts made by the old one.
+#: 1: the largest drop in sorted lengths (hand-tuned constants); 2: a rank-wise Monte Carlo test against
+#: random filters (superseded while it was measured); 3: the max-statistic Monte Carlo test.
+SIGNIFICANCE_VERSION = 3
 #: One persistence computation at a time per process: two threads inside giotto-ph's
 #: multi-threaded core at once (the app's warm-up and a request) deadlocked the web process.
 #: Each call already uses every core, so serialising costs nothing.
@@ -102,46 +87,15 @@ def maxmin_landmarks(points: np.ndarray, n: int, start: int = 0) -> tuple[np.nda
     return idx, radii
 
 
-def significant_bars(diagram: np.ndarray, scale: float | None = None, min_relative: float = MIN_RELATIVE,
-                     floor: float = 0.0) -> int:
-    """How many bars of a diagram count as significant (rule in the module docstring).
-
-    Parameters
-    ----------
-    diagram : ndarray of shape (n_bars, 2)
-        (birth, death); infinite deaths are ignored.
-    scale : float, optional
-        Size of the cloud (the landmark diameter); default: the largest finite death.
-    min_relative : float
-        Candidates are at least ``min_relative * scale`` long.
-    floor : float
-        And at least this long (:func:`barcode` passes the median H0 bar).
-    """
-    dg = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
-    dg = dg[np.isfinite(dg[:, 1])]
-    if len(dg) == 0:
-        return 0
-    lengths = np.sort(dg[:, 1] - dg[:, 0])[::-1]
-    if scale is None:
-        scale = float(dg[:, 1].max())
-    n_cand = int(np.sum(lengths >= max(min_relative * scale, floor)))
-    if n_cand == 0:
-        return 0
-    padded = np.append(lengths, 0.0)
-    drops = padded[:n_cand] - padded[1:n_cand + 1]
-    count = int(np.argmax(drops)) + 1
-    return count if padded[count - 1] >= GAP_RATIO * padded[count] else 0
-
-
 def _diameter(x: np.ndarray) -> float:
     sq = np.einsum("ij,ij->i", x, x)
     d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
     return float(np.sqrt(max(d2.max(), 0.0)))
 
 
-def barcode(points: np.ndarray, params: PersistenceParams | None = None,
-            engine: Literal["auto", "ripser", "giotto"] = "auto", min_relative: float = MIN_RELATIVE) -> Barcode:
-    """Vietoris–Rips barcode of a cloud on ``params.n_perm`` max-min landmarks.
+def diagrams(points: np.ndarray, params: PersistenceParams | None = None,
+             engine: Literal["auto", "ripser", "giotto"] = "auto") -> Barcode:
+    """Vietoris–Rips diagrams of a cloud on ``params.n_perm`` max-min landmarks, not assessed.
 
     Parameters
     ----------
@@ -152,10 +106,9 @@ def barcode(points: np.ndarray, params: PersistenceParams | None = None,
     Returns
     -------
     Barcode
-        ``diagrams[0..maxdim]``, longest bar first; ``significant`` per dimension
-        (for H0: the infinite bar plus the significant finite ones, i.e. components);
-        ``meta`` holds the engine, the scale, the
-        rule and the landmark indices.
+        ``diagrams[0..maxdim]``, longest bar first (infinite first); ``significant`` and
+        ``p_values`` empty; ``meta`` holds the engine, the scale (landmark diameter), the
+        landmark indices and the parameters.
     """
     params = params or PersistenceParams()
     x = np.asarray(points, dtype=np.float64)
@@ -187,20 +140,33 @@ def barcode(points: np.ndarray, params: PersistenceParams | None = None,
         raise UserError(f"unknown persistence engine {engine!r}; use auto, ripser or giotto")
     dgms = tuple(np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in res["dgms"])
     dgms = tuple(d[np.lexsort((d[:, 0], -(d[:, 1] - d[:, 0])))] for d in dgms)  # longest first
-    scale = _diameter(xl)
-    # noise loops live at the landmark spacing (the median H0 bar); a significant bar is longer
-    h0 = dgms[0][np.isfinite(dgms[0][:, 1])]
-    floor = SPACING_FACTOR * float(np.median(h0[:, 1] - h0[:, 0])) if len(h0) else 0.0
-    # with a finite thresh a bar still alive there is reported with death inf; for the rule it
-    # counts as dying at thresh (a lower bound on its length)
-    capped = [d if (k == 0 or not np.isfinite(params.thresh))
-              else np.where(np.isinf(d), params.thresh, d) for k, d in enumerate(dgms)]
-    sig = [significant_bars(d, scale, min_relative, floor) for d in capped]
-    sig[0] += int(np.sum(~np.isfinite(dgms[0][:, 1])))  # components: the infinite bar(s) too
-    sig = tuple(sig)
-    meta = {"engine": engine, "scale": scale, "min_relative": min_relative,
-            "rule": "largest drop in sorted lengths among bars >= max(min_relative * diameter, median H0 bar), "
-                    "if that bar is >= 1.5 times the next",
-            "floor": floor,
-            "landmarks": lm.tolist(), "params": params.to_dict()}
-    return Barcode(dgms, int(len(x)), int(len(lm)), sig, meta)
+    meta = {"engine": engine, "scale": _diameter(xl), "landmarks": lm.tolist(), "params": params.to_dict()}
+    return Barcode(dgms, int(len(x)), int(len(lm)), (), meta)
+
+
+def barcode(points: np.ndarray, params: PersistenceParams | None = None,
+            engine: Literal["auto", "ripser", "giotto"] = "auto", n_points: int | None = None,
+            density=None) -> Barcode:
+    """Vietoris–Rips barcode of a cloud, each bar tested against the null (:mod:`tdacnn.topology.significance`).
+
+    Parameters
+    ----------
+    points : ndarray of shape (m, d)
+    params : PersistenceParams
+    engine : {"auto", "ripser", "giotto"}
+    n_points, density : int and DensityParams, optional
+        When ``points`` are the densest of a bigger cloud: its size and the filter that kept
+        them (the null clouds go through the same filter).
+
+    Returns
+    -------
+    Barcode
+        :func:`diagrams` with ``p_values`` and ``significant`` per dimension (for H0: the
+        infinite bar plus the significant finite ones, i.e. components).
+    """
+    from tdacnn.topology import significance
+
+    params = params or PersistenceParams()
+    raw = diagrams(points, params, engine)
+    spec = significance.null_spec(points, params, n_points, density)
+    return significance.assess(raw, significance.null_lengths(spec), spec)

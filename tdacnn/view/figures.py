@@ -2,7 +2,9 @@
 
 Pure functions ``data -> go.Figure`` (as giotto-tda's ``plot_diagram``); plotly is
 imported inside them.  Significant bars are the ``barcode.significant[d]`` longest
-bars of dimension ``d`` (the rule lives in :mod:`tdacnn.topology.persistence`).
+bars of dimension ``d`` (the rule, a test against random filters, lives in
+:mod:`tdacnn.topology.significance`); titles say what the verdict means
+(:func:`verdict_title`) and the diagram draws the significance threshold.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from tdacnn.topology.barcode import Barcode
 
-__all__ = ["circles_title", "barcode_figure", "diagram_figure", "orientation_figure", "empty_figure",
+__all__ = ["circles_title", "verdict_title", "barcode_figure", "diagram_figure", "orientation_figure", "empty_figure",
            "SIGNIFICANT_COLOR", "PLAIN_COLOR", "EXPORT_CONFIG"]
 
 SIGNIFICANT_COLOR = "#d62728"
@@ -27,6 +29,35 @@ EXPORT_CONFIG = {"displaylogo": False,
 def circles_title(n: int) -> str:
     """``0 -> "no circle"``, ``1 -> "1 circle"``, ``n -> "n circles"``."""
     return "no circle" if n == 0 else "1 circle" if n == 1 else f"{n} circles"
+
+
+def verdict_title(barcode: Barcode) -> str:
+    """The H1 verdict and what it means, e.g. ``"1 circle, p < 0.001 against random filters"``.
+
+    ``"2 circles, each p < 0.001 …"`` (the largest p-value of the significant bars), ``"no circle
+    (longest bar p = 0.48 against random filters)"``; just :func:`circles_title` when the barcode
+    carries no p-values.
+    """
+    from tdacnn.topology.significance import format_p
+
+    n = barcode.h1_significant
+    head = circles_title(n)
+    info = barcode.meta.get("significance")
+    p = barcode.pvalues(1)
+    if not info or len(barcode.p_values) < 2 or len(p) == 0:
+        return head
+    null = f"against {info.get('null', 'the null')}"
+    if n == 0:
+        return f"{head} (longest bar {format_p(float(p.min()))} {null})"
+    worst = float(np.sort(p)[n - 1])
+    return f"{head}, {'each ' if n > 1 else ''}{format_p(worst)} {null}"
+
+
+def _threshold(barcode: Barcode, dim: int) -> float:
+    """The shortest significant length of dimension ``dim`` (inf when unknown)."""
+    info = barcode.meta.get("significance") or {}
+    ts = info.get("thresholds") or []
+    return float(ts[dim]) if dim < len(ts) and ts[dim] is not None else math.inf
 
 
 def _layout(fig, title: str, height: int):
@@ -91,7 +122,7 @@ def barcode_figure(barcode: Barcode, dims: tuple[int, ...] = (0, 1), max_bars: i
     fig = make_subplots(rows=len(dims), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[f"H{d}  ({len(barcode.bars(d))} bars, "
                                         f"{barcode.significant[d] if d < len(barcode.significant) else 0}"
-                                        f" significant)" for d in dims],
+                                        f" significant{_alpha_words(barcode)})" for d in dims],
                         row_heights=[1.0 / len(dims)] * len(dims))
     for row, d in enumerate(dims, start=1):
         ranked, lengths = _ranked(barcode.bars(d), top)
@@ -117,15 +148,22 @@ def barcode_figure(barcode: Barcode, dims: tuple[int, ...] = (0, 1), max_bars: i
     fig.update_xaxes(range=[0, top * 1.02], showgrid=True, gridcolor="#eee", zeroline=False)
     fig.update_xaxes(title_text="filtration value (distance)", row=len(dims), col=1)
     if title is None:
-        title = circles_title(barcode.h1_significant)
+        title = verdict_title(barcode)
     return _layout(fig, title, height)
+
+
+def _alpha_words(barcode: Barcode) -> str:
+    info = barcode.meta.get("significance")
+    return f" at p ≤ {info['alpha']:g}" if info and "alpha" in info else ""
 
 
 def diagram_figure(barcode: Barcode, dims: tuple[int, ...] = (0, 1), height: int = 360, title: str | None = None):
     """Persistence diagram: one marker per bar at (birth, death), the diagonal for reference.
 
     Infinite deaths are drawn on a dashed line at the top; significant bars are
-    larger and in :data:`SIGNIFICANT_COLOR`.
+    larger and in :data:`SIGNIFICANT_COLOR`.  For each drawn dimension d ≥ 1 whose barcode was
+    tested, the significance threshold is the dashed line ``death = birth + t``: a bar above it
+    has p ≤ alpha against the null.
     """
     import plotly.graph_objects as go
 
@@ -142,6 +180,13 @@ def diagram_figure(barcode: Barcode, dims: tuple[int, ...] = (0, 1), height: int
         ranked, lengths = _ranked(barcode.bars(d), top)
         n_sig = int(barcode.significant[d]) if d < len(barcode.significant) else 0
         sig = np.arange(len(ranked)) < n_sig
+        t = _threshold(barcode, d)
+        if d >= 1 and math.isfinite(t) and t < top:
+            info = barcode.meta["significance"]
+            fig.add_trace(go.Scatter(x=[0, top - t], y=[t, top], mode="lines",
+                                     line={"color": SIGNIFICANT_COLOR, "dash": "dash", "width": 1},
+                                     name=f"H{d} threshold: p = {info['alpha']:g} against {info['null']}",
+                                     hovertemplate=f"H{d}: significant above death = birth + {t:.3f}<extra></extra>"))
         for mask, color, size, label in ((~sig, PLAIN_COLOR, 7, ""), (sig, SIGNIFICANT_COLOR, 11, " significant")):
             if mask.any():
                 fig.add_trace(go.Scatter(x=ranked[mask, 0], y=ranked[mask, 1], mode="markers",
@@ -153,7 +198,7 @@ def diagram_figure(barcode: Barcode, dims: tuple[int, ...] = (0, 1), height: int
     fig.update_yaxes(range=[0, top * 1.05], title_text="death", gridcolor="#eee", zeroline=False,
                      scaleanchor="x", scaleratio=1)
     if title is None:
-        title = circles_title(barcode.h1_significant)
+        title = verdict_title(barcode)
     fig = _layout(fig, title, height)
     fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.2})
     return fig

@@ -65,8 +65,11 @@ def test_first_graph_with_thumbnails_and_barcode(live_app, page):
     state = graph_state(page)
     assert len(state["ids"]) >= 3
     assert all("data:image/png;base64" in t for t in state["thumbs"]), state["thumbs"][:3]
+    # the verdict, with its confidence: exactly one circle (a cold store computes the random-filter
+    # comparison first: seconds, or a minute on a loaded machine)
     page.wait_for_function("() => document.querySelector('#explore-barcode .gtitle') &&"
-                           " /circle/.test(document.querySelector('#explore-barcode .gtitle').textContent)")
+                           " /^1 circle, p < 0\\.0/.test(document.querySelector('#explore-barcode .gtitle').textContent)",
+                           timeout=240_000)
     page.wait_for_timeout(500)
     png = page.locator("#explore-graph").screenshot()
     px = pixels(png)

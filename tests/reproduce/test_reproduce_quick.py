@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tdacnn.nets.vgg import VGG16_CONV_SHAPES
+from tdacnn.reproduce.common import circle_verdict
 
 from .conftest import run_cli
 
@@ -33,7 +34,7 @@ def test_results_json_has_every_part_with_a_verdict_and_timing(quick):
         e = r["experiments"][name]
         assert e["status"] == "ok", (name, e["summary"])
         assert e["verdict"] in VERDICTS, (name, e["verdict"])
-        assert e["seconds"] >= 0 and r["timings"][name] == e["seconds"]
+        assert 0 < e["seconds"] <= r["timings"]["total"] and r["timings"][name] == e["seconds"]
         assert e["summary"]
     assert r["verdicts"] == {n: r["experiments"][n]["verdict"] for n in PARTS}
     for pkg in ("python", "numpy", "torch", "kmapper", "ripser", "scikit-learn", "matplotlib"):
@@ -51,8 +52,14 @@ def test_mnist_numbers(quick):
     assert cloud["points"] + cloud["dropped_constant"] == 2 * 64
     assert cloud["kept"] == round(0.3 * cloud["points"])
     assert {k: cloud["density"][k] for k in ("k", "p")} == {"k": 5, "p": 30.0}  # round(200 * 128 / 6400) = 4, raised to k_min
-    assert cloud["h1"]["significant"] >= 0 and len(cloud["h1"]["lengths"]) <= 10
-    assert cloud["h1"]["lengths"] == sorted(cloud["h1"]["lengths"], reverse=True)
+    h1 = cloud["h1"]
+    assert len(h1["lengths"]) == len(h1["p_values"]) <= 10
+    assert h1["lengths"] == sorted(h1["lengths"], reverse=True)
+    # the one rule: the significant bars are the longest ones with p <= 0.01, counted from the top
+    leading = next((i for i, p in enumerate(h1["p_values"]) if p > 0.01), len(h1["p_values"]))
+    assert h1["significant"] == leading
+    # and the verdict follows from the numbers (seen = one significant bar and Mapper betti1 1)
+    assert e["verdict"] == circle_verdict(h1["significant"], cloud["graph"]["betti1"])[0] == cloud["verdict"]
     g = cloud["graph"]
     assert g["nodes"] >= 1 and g["cycle_rank"] == g["edges"] - g["nodes"] + g["components"]
     assert e["params"]["training"]["arch"]["conv1"] == 64 and e["params"]["training"]["arch"]["conv2"] == 32
@@ -82,6 +89,11 @@ def test_dynamics_covers_both_layers_at_every_snapshot(quick):
     assert all(r["points"] <= 2 * 32 * 64 and r["analysed"] <= quick.results["settings"]["max_points"] for r in layer2)
     assert set(e["numbers"]["first_circle_iteration"]) == {"MNIST layer 1", "MNIST layer 2", "CIFAR-10 layer 1",
                                                            "CIFAR-10 layer 2"}
+    # the untrained controls (iteration 0, random initialisation): no significant H1 bar in any series
+    untrained = [r for r in rows if r["iteration"] == 0]
+    assert len(untrained) == 4
+    for r in untrained:
+        assert r["h1_significant"] == 0 and r["h1_p_values"][0] > 0.01 and r["verdict"] != "seen", r
 
 
 def test_depth_analyses_vgg16_layers_2_to_13(quick, vgg16_file):
@@ -93,6 +105,8 @@ def test_depth_analyses_vgg16_layers_2_to_13(quick, vgg16_file):
     for r in ckpt["layers"]:
         assert r["points"] <= r["shape"][0] * r["shape"][1]
         assert r["analysed"] == min(r["points"], quick.results["settings"]["max_points"])
+        # a randomly initialised VGG16 is a control: no layer has a significant H1 bar
+        assert r["h1_significant"] == 0 and r["h1_p_values"][0] > 0.01, r
 
 
 def test_offline_imagenet_download_is_reported_not_raised(quick):

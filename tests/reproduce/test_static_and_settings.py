@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tdacnn.errors import UserError
-from tdacnn.reproduce.common import circle_verdict, one_circle_in_h1
+from tdacnn.reproduce.common import circle_verdict
 from tdacnn.reproduce.report import jsonable
 from tdacnn.reproduce.settings import density_k, settings_for
 from tdacnn.topology.mapper import graph_summary, mapper_graph
@@ -112,17 +112,10 @@ def test_circle_verdict_rule():
     assert circle_verdict(0, 1)[0] == "partly seen"
     assert circle_verdict(4, 0)[0] == "not seen"
     assert "4 significant H1 bars" in circle_verdict(4, 0)[1]
-    # a dominant bar counts as one circle even when the significance rule says 0
-    assert circle_verdict(0, 1, one_bar=True, lengths=[0.56, 0.2])[0] == "seen"
-    assert "0.56 vs 0.20" in circle_verdict(0, 1, one_bar=True, lengths=[0.56, 0.2])[1]
-
-
-def test_one_circle_in_h1_rule():
-    assert one_circle_in_h1([0.9, 0.1], 1, 2.0, 2.0)  # the significance rule says one
-    assert one_circle_in_h1([0.56, 0.2, 0.19], 0, 2.0, 2.0)  # dominant: 2.8x the next, > 10% of 2.0
-    assert not one_circle_in_h1([0.3, 0.2], 0, 2.0, 2.0)  # not dominant
-    assert not one_circle_in_h1([0.15, 0.01], 0, 2.0, 2.0)  # dominant but tiny (< 10% of the diameter)
-    assert not one_circle_in_h1([], 0, 2.0, 2.0)
+    # one rule: a long bar that is not significant against random filters is no circle, however dominant
+    verdict, why = circle_verdict(0, 1, lengths=[0.56, 0.2], p_values=[0.2, 1.0])
+    assert verdict == "partly seen" and "longest 0.56, p = 0.2; next 0.20, p = 1.0" in why
+    assert "p < 0.001" in circle_verdict(1, 1, lengths=[1.2, 0.1], p_values=[1e-9, 1.0])[1]
 
 
 def test_density_k_follows_the_paper_ratio():

@@ -1,11 +1,11 @@
-"""Barcodes: synthetic truth, the significance rule, ripser vs gudhi vs giotto-ph."""
+"""Barcodes: synthetic truth (significance against the Gaussian null of raw clouds), ripser vs gudhi vs giotto-ph."""
 
 import numpy as np
 import pytest
 
 from tdacnn.errors import UserError
 from tdacnn.topology.params import DensityParams, PersistenceParams, check_against_cloud
-from tdacnn.topology.persistence import barcode, maxmin_landmarks, significant_bars
+from tdacnn.topology.persistence import barcode, diagrams, maxmin_landmarks
 from topology._synth import blob, circle, two_circles
 
 
@@ -15,11 +15,17 @@ from topology._synth import blob, circle, two_circles
 def test_significant_h1_bars(engine, make, expected):
     b = barcode(make(), PersistenceParams(n_perm=250), engine=engine)
     assert b.h1_significant == expected
+    assert b.meta["significance"]["null"] == "Gaussian noise"  # raw clouds in the plane: not filters
+    p = b.pvalues(1)
+    assert np.all(p[:expected] <= 0.01) and (expected == len(p) or p[expected] > 0.01)
     assert b.n_landmarks == 250 and b.meta["engine"] == engine
 
 
 def test_components_count():
-    assert barcode(two_circles(600), PersistenceParams(n_perm=200)).significant[0] == 2
+    # against a Gaussian of the same covariance, whose outliers leave gaps too: 8 apart is two components,
+    # 2 apart (two_circles) is not told from the Gaussian's own gaps
+    far = np.vstack([circle(300), circle(300, centre=(10.0, 0.0), seed=1)])
+    assert barcode(far, PersistenceParams(n_perm=200)).significant[0] == 2
     assert barcode(circle(600), PersistenceParams(n_perm=200)).significant[0] == 1
 
 
@@ -27,7 +33,7 @@ def test_ripser_h1_matches_gudhi():
     import gudhi
 
     x = circle(150, noise=0.08, seed=11)
-    ours = barcode(x, PersistenceParams(n_perm=None), engine="ripser").bars(1)
+    ours = diagrams(x, PersistenceParams(n_perm=None), engine="ripser").bars(1)
     st = gudhi.RipsComplex(points=x).create_simplex_tree(max_dimension=2)
     st.compute_persistence()
     ref = st.persistence_intervals_in_dimension(1)
@@ -38,8 +44,8 @@ def test_ripser_h1_matches_gudhi():
 
 def test_giotto_matches_ripser():
     x = np.vstack([circle(300, seed=2), blob(200, seed=3) + [3, 0]])
-    a = barcode(x, PersistenceParams(n_perm=200), engine="ripser")
-    b = barcode(x, PersistenceParams(n_perm=200), engine="giotto")
+    a = diagrams(x, PersistenceParams(n_perm=200), engine="ripser")
+    b = diagrams(x, PersistenceParams(n_perm=200), engine="giotto")
     for d in (0, 1):
         np.testing.assert_allclose(a.bars(d), b.bars(d), atol=1e-5)
 
@@ -62,14 +68,6 @@ def test_maxmin_landmarks():
     assert d.max() <= radii[-1] + 1e-9
 
 
-def test_significance_rule():
-    assert significant_bars(np.array([[0, 1.0], [0, 0.05], [0.1, 0.12]]), scale=2) == 1
-    assert significant_bars(np.array([[0, 1.0], [0, 0.95], [0, 0.05]]), scale=2) == 2
-    assert significant_bars(np.array([[0, 0.1], [0, 0.05]]), scale=2) == 0
-    assert significant_bars(np.array([[0, np.inf]]), scale=2) == 0
-    assert significant_bars(np.zeros((0, 2))) == 0
-
-
 def test_json_round_trip():
     from tdacnn.topology.barcode import Barcode
 
@@ -77,6 +75,8 @@ def test_json_round_trip():
     back = Barcode.from_dict(__import__("json").loads(b.to_json()))
     np.testing.assert_allclose(back.bars(1), b.bars(1))
     assert back.significant == b.significant
+    for d in (0, 1):
+        np.testing.assert_allclose(back.pvalues(d), b.pvalues(d))
 
 
 @pytest.mark.parametrize("kwargs, message", [

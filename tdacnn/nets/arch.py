@@ -9,6 +9,7 @@ stored in every run and checkpoint, so a model can be rebuilt from the file alon
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -106,7 +107,17 @@ def conv_layer_names() -> tuple[str, str]:
 
 
 def build_model(config: ArchConfig):
-    """A fresh ``torch.nn.Module`` for ``config`` (PyTorch's default initialisation)."""
+    """A fresh ``torch.nn.Module`` for ``config`` (PyTorch's default initialisation).
+
+    Every model is an instance of one class, so ``torch.func.stack_module_state``
+    can stack any number of them (the trainer's stacked layout does).
+    """
+    return _small_cnn_class()(config)
+
+
+@functools.cache
+def _small_cnn_class():
+    """The one definition of the network (made on first use: torch is imported lazily)."""
     import torch
     from torch import nn
 
@@ -129,4 +140,13 @@ def build_model(config: ArchConfig):
             x = torch.relu(self.fc1(x.flatten(1)))
             return self.fc2(x)
 
-    return SmallCNN(config)
+    SmallCNN.__qualname__ = "SmallCNN"
+    SmallCNN.__module__ = __name__
+    return SmallCNN
+
+
+def __getattr__(name: str):
+    # ``tdacnn.nets.arch.SmallCNN`` names the class (made on first access, importing torch)
+    if name == "SmallCNN":
+        return _small_cnn_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,9 +60,10 @@ class TrainConfig:
     workers : int or None
         CPU worker processes (None = one per core, capped by ``n_networks``).
     backend : {"auto", "serial", "pool", "batched"}
-        How networks are laid out on the device: ``auto`` picks ``batched`` on CUDA,
-        ``pool`` (one single-threaded process per core) on CPU when there is more
-        than one core and network, else ``serial``.
+        How networks are laid out on the device: ``auto`` picks ``batched`` (all
+        networks stacked) on CUDA and ``pool`` (worker processes, one per core, each
+        training one network at a time on one thread) on the CPU; ``serial`` trains
+        one network after another in the calling process.
     """
 
     dataset: str = "digits"

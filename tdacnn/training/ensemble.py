@@ -1,21 +1,20 @@
 """Train an ensemble of independently initialised networks, with weight snapshots.
 
-``train_ensemble(config, progress=..., cancel=...)`` picks the fastest layout
-measured for the device (see ``benchmarks/train.py``):
+``train_ensemble(config, progress=..., cancel=...)`` runs the one training loop
+(:func:`tdacnn.training.engine.train_group`) with the layout measured fastest for
+the device (see ``benchmarks/train.py``):
 
-- CUDA: all networks stacked into one model, one step for all (``batched``);
-- CPU with several cores: a pool of single-threaded worker processes, each
-  training its share of networks one after another (``pool``).  Processes are
-  started with the ``spawn`` method, so this works from a forked child (the
-  Dash job runner) without inheriting its OpenMP or CUDA state, its sockets or
-  its other files; each worker dies with the process that started it
-  (``PR_SET_PDEATHSIG``), and one that dies stops the training at once;
-- otherwise one network after another in this process (``serial``).
+- CUDA: all networks stacked, one step for all (``batched``);
+- CPU: worker processes, one per core, each training its share of the networks
+  one after another on one thread (``pool``, :mod:`.pool`); they are started
+  fresh (nothing of the calling process is inherited or changed) and die with it;
+- ``serial``: one network after another in the calling process (for tests and
+  debugging: no worker start-up, but without the workers' malloc settings).
 
-Every layout gives each network the same seeds and minibatches; on the CPU
-each network is trained on one thread in every layout, so its weights are
-bit-for-bit the same whatever the layout, worker count or ensemble size (the
-CUDA layout agrees up to float rounding).
+Every layout gives each network the same seeds and minibatches; on the CPU each
+network is trained on one thread in every layout, so its weights are bit-for-bit
+the same whatever the layout, worker count, ensemble size or slice of the run
+it is trained in (the stacked layout agrees up to float rounding).
 """
 
 from __future__ import annotations
@@ -23,17 +22,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
-import queue as queue_mod
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from tdacnn.nets.arch import conv_layer_names
 from tdacnn.training.config import TrainConfig
-from tdacnn.training.single import NetResult, load_train_data, train_network
+from tdacnn.training.state import NetResult, load_train_data, saved_iterations
 
 __all__ = ["TrainResult", "train_ensemble", "resolve_device", "resolve_backend", "cpu_count"]
 
@@ -51,12 +49,14 @@ class TrainResult:
     weights : WeightSet
         Conv weights of every network at every snapshot taken.
     test_acc : list of float or None
-        Test accuracy per network (None for networks that did not finish).
+        Test accuracy per network trained (None for networks that did not finish).
     status : {"complete", "partial", "cancelled"}
     iterations_done : list of int
-        Steps completed per network.
+        Steps completed per network trained.
     timings : dict
-        ``train_s``, ``images_per_s``, ``backend``, ``device``, ``workers``.
+        ``train_s``, ``images_per_s``, ``steady_images_per_s``, ``backend``, ``device``, ``workers``.
+    networks : list of int
+        The networks trained (all of the run's, or a slice).
     """
 
     weights: Any
@@ -64,6 +64,7 @@ class TrainResult:
     status: str
     iterations_done: list[int]
     timings: dict[str, Any] = field(default_factory=dict)
+    networks: list[int] = field(default_factory=list)
 
 
 def cpu_count() -> int:
@@ -87,37 +88,46 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def resolve_backend(cfg: TrainConfig, device: str) -> tuple[str, int]:
-    """(backend, worker processes) for ``cfg`` on ``device``."""
-    if cfg.backend != "auto":
-        workers = cfg.workers or min(cpu_count(), cfg.n_networks)
-        return cfg.backend, (workers if cfg.backend == "pool" else 1)
-    if device == "cuda":
-        return "batched", 1
-    workers = min(cfg.workers or cpu_count(), cfg.n_networks)
-    return ("pool", workers) if workers > 1 else ("serial", 1)
+def resolve_backend(cfg: TrainConfig, device: str, n_networks: int | None = None) -> tuple[str, int]:
+    """(backend, worker processes) for training ``n_networks`` (default all) of ``cfg`` on ``device``."""
+    n = cfg.n_networks if n_networks is None else n_networks
+    workers = max(1, min(cfg.workers or cpu_count(), n))
+    backend = cfg.backend
+    if backend == "auto":
+        backend = "batched" if device == "cuda" else "pool"
+    return backend, (workers if backend == "pool" else 1)
 
 
 class _Tracker:
     """Turns per-network step reports into the progress dict."""
 
-    def __init__(self, cfg: TrainConfig, progress: Progress | None) -> None:
+    def __init__(self, cfg: TrainConfig, networks: Sequence[int], progress: Progress | None) -> None:
         self.cfg, self.progress = cfg, progress
-        self.done = np.zeros(cfg.n_networks, dtype=np.int64)
-        self.loss = np.full(cfg.n_networks, np.nan)
-        self.acc = np.full(cfg.n_networks, np.nan)
+        self.index = {net: j for j, net in enumerate(networks)}
+        n = len(networks)
+        self.done = np.zeros(n, dtype=np.int64)
+        self.loss = np.full(n, np.nan)
+        self.acc = np.full(n, np.nan)
         self.t0 = time.monotonic()
         self.start_steps = 0
         self.last_emit = 0.0
         self.first: tuple[float, int] | None = None  # (time, steps) of the first step reported
 
     def set_start(self, done: dict[int, int]) -> None:
-        for i, it in done.items():
-            self.done[i] = it
+        for net, it in done.items():
+            self.done[self.index[net]] = it
         self.start_steps = int(self.done.sum())
 
     def step(self, network: int, it: int, loss: float, acc: float) -> None:
-        self.done[network], self.loss[network], self.acc[network] = it, loss, acc
+        j = self.index[network]
+        self.done[j], self.loss[j], self.acc[j] = it, loss, acc
+        self.mark_first()
+        self.emit()
+
+    def group_step(self, networks: list[int], it: int, losses: np.ndarray, accs: np.ndarray) -> None:
+        for net, loss, acc in zip(networks, losses, accs):
+            j = self.index[net]
+            self.done[j], self.loss[j], self.acc[j] = it, loss, acc
         self.mark_first()
         self.emit()
 
@@ -140,7 +150,8 @@ class _Tracker:
         if not force and now - self.last_emit < 0.1:
             return
         self.last_emit = now
-        total = self.cfg.n_networks * self.cfg.iterations
+        n = len(self.done)
+        total = n * self.cfg.iterations
         steps = int(self.done.sum())
         elapsed = now - self.t0
         # the rate since the first step (worker start-up left out: counted in, the first reports
@@ -151,9 +162,9 @@ class _Tracker:
             loss = float(np.nanmean(self.loss)) if np.isfinite(self.loss).any() else None
             acc = float(np.nanmean(self.acc)) if np.isfinite(self.acc).any() else None
         self.progress({
-            "iteration": steps // self.cfg.n_networks,
+            "iteration": steps // n,
             "total": self.cfg.iterations,
-            "networks": self.cfg.n_networks,
+            "networks": n,
             "networks_done": int((self.done >= self.cfg.iterations).sum()),
             "eta_s": eta,
             "elapsed_s": elapsed,
@@ -167,8 +178,9 @@ def train_ensemble(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     state_dir: str | Path | None = None,
+    networks: Sequence[int] | None = None,
 ) -> TrainResult:
-    """Train ``config.n_networks`` networks and collect their conv-weight snapshots.
+    """Train the networks of ``config`` and collect their conv-weight snapshots.
 
     Parameters
     ----------
@@ -183,24 +195,30 @@ def train_ensemble(
     state_dir : path, optional
         Where per-network training state is saved at every snapshot; a later call
         with the same folder resumes from there.
+    networks : sequence of int, optional
+        Which networks of the run to train (default all ``config.n_networks``):
+        network ``i`` gets exactly the weights it has in the whole run.
 
     Returns
     -------
     TrainResult
     """
+    from tdacnn.data import check_dataset
     from tdacnn.weights import WeightEntry, WeightSet
 
-    from tdacnn.data import check_dataset
+    nets = list(range(config.n_networks)) if networks is None else [int(i) for i in networks]
+    if not nets or any(not 0 <= i < config.n_networks for i in nets) or len(set(nets)) != len(nets):
+        from tdacnn.errors import UserError
 
+        raise UserError(f"networks to train must be distinct numbers from 0 to {config.n_networks - 1}")
     check_dataset(config.dataset, config.data_root, config.download)  # downloads once, before any worker
     device = resolve_device(config.device)
-    backend, workers = resolve_backend(config, device)
+    backend, workers = resolve_backend(config, device, len(nets))
     state = Path(state_dir) if state_dir is not None else None
-    tracker = _Tracker(config, progress)
+    tracker = _Tracker(config, nets, progress)
     t0 = time.monotonic()
     log.info("training %d networks for %d iterations on %s (%s, %d worker(s))",
-             config.n_networks, config.iterations, device, backend, workers)
-    networks = list(range(config.n_networks))
+             len(nets), config.iterations, device, backend, workers)
     cancelled = [False]
 
     def should_stop() -> bool:
@@ -208,56 +226,48 @@ def train_ensemble(
             cancelled[0] = True
         return cancelled[0]
 
-    if state is not None:
-        from tdacnn.training.single import load_state, state_path
-
-        tracker.set_start({i: s[0].iterations_done for i in networks
-                           if (s := load_state(state_path(state, i))) is not None})
-
+    start = saved_iterations(state, nets)
+    tracker.set_start(start)
+    results: list[NetResult] = []
     if backend == "pool":
-        results = _train_pool(config, networks, state, workers, tracker, should_stop)
+        from tdacnn.training.pool import train_in_workers
+
+        results = train_in_workers(config, nets, state, workers, tracker.step, should_stop)
     else:
+        from tdacnn.training.engine import train_group
+
         data = load_train_data(config, device)
-        if backend == "batched":
-            from tdacnn.training.batched import train_batched
-
-            def report(nets, it, losses, accs):
-                for k, i in enumerate(nets):
-                    tracker.done[i], tracker.loss[i], tracker.acc[i] = it, losses[k], accs[k]
-                tracker.mark_first()
-                tracker.emit()
-
-            results = train_batched(config, networks, data, state, report, should_stop)
+        if backend == "batched":  # stacked, in groups that resume from one iteration
+            for it in sorted(set(start.values())):
+                if should_stop():
+                    break
+                group = [i for i in nets if start[i] == it]
+                results += train_group(config, group, data, state, tracker.group_step, should_stop)
         else:
-            from tdacnn.training.allocator import keep_freed_memory
-
-            keep_freed_memory()
-            results = []
             with _one_thread():
-                for i in networks:
+                for i in nets:
                     if should_stop():
                         break
-                    results.append(train_network(config, i, data, state, tracker.step, should_stop))
+                    results += train_group(config, [i], data, state, tracker.group_step, should_stop)
     tracker.emit(force=True)
 
-    results = sorted(results, key=lambda r: r.network)
     by_net = {r.network: r for r in results}
     dtype = np.float16 if config.store_dtype == "float16" else np.float32
-    arch = config.arch()
-    names = {1: "conv1.weight", 2: "conv2.weight"}
+    names = conv_layer_names()
     entries = [
-        WeightEntry(r.network, layer, it, w.astype(dtype), names[layer])
-        for r in results for it in sorted(r.snapshots) for layer, w in sorted(r.snapshots[it].items())
+        WeightEntry(r.network, layer, it, w.astype(dtype), names[layer - 1])
+        for r in sorted(results, key=lambda r: r.network)
+        for it in sorted(r.snapshots) for layer, w in sorted(r.snapshots[it].items())
     ]
     elapsed = time.monotonic() - t0
-    done = [by_net[i].iterations_done if i in by_net else 0 for i in networks]
+    done = [by_net[i].iterations_done if i in by_net else start[i] for i in nets]
     steps = sum(done) - tracker.start_steps
     complete = all(d >= config.iterations for d in done)
     status = "complete" if complete else ("cancelled" if cancelled[0] else "partial")
-    meta = {"arch": arch.to_dict(), "train": config.to_dict(), "dataset": config.dataset}
+    meta = {"arch": config.arch().to_dict(), "train": config.to_dict(), "dataset": config.dataset}
     return TrainResult(
         weights=WeightSet(entries, meta),
-        test_acc=[by_net[i].test_acc if i in by_net else None for i in networks],
+        test_acc=[by_net[i].test_acc if i in by_net else None for i in nets],
         status=status,
         iterations_done=done,
         timings={
@@ -268,6 +278,7 @@ def train_ensemble(
             "device": device,
             "workers": workers,
         },
+        networks=nets,
     )
 
 
@@ -279,7 +290,7 @@ def _one_thread():
     reductions round differently with another thread count and training
     amplifies that (0.003 apart after 100 steps): so network i of seed s gets
     the same weights whether trained alone, in an ensemble of 40, serially or
-    in a pool of any size.  Speed comes from training networks side by side.
+    in worker processes of any number.  Speed comes from training networks side by side.
     """
     import torch
 
@@ -289,95 +300,3 @@ def _one_thread():
         yield
     finally:
         torch.set_num_threads(before)
-
-
-@contextlib.contextmanager
-def _main_not_reimported():
-    """Hide ``__main__``'s file and spec while spawning workers.
-
-    A spawned child normally re-imports the parent's main script, which runs any
-    unguarded top-level code (a user's script, the web app) a second time.  The
-    workers need nothing from ``__main__`` (their target lives in this package),
-    so it is hidden for the moment the preparation data is taken.
-    """
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
-    main.__dict__.pop("__file__", None)
-    main.__dict__["__spec__"] = None
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)
-
-
-def _worker_entry(parent_pid: int, *args: Any) -> None:
-    """A pool worker: die with the process that started it, then train (:func:`~tdacnn.training.single.worker_main`)."""
-    from tdacnn.lifeline import die_with_parent
-    from tdacnn.training.single import worker_main
-
-    die_with_parent(parent_pid)
-    worker_main(*args)
-
-
-def _train_pool(cfg: TrainConfig, networks: list[int], state: Path | None, workers: int,
-                tracker: _Tracker, should_stop: Callable[[], bool]) -> list[NetResult]:
-    """Train ``networks`` in ``workers`` spawned single-threaded processes."""
-    import multiprocessing as mp
-
-    from tdacnn.errors import UserError
-
-    ctx = mp.get_context("spawn")
-    tasks, results_q, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-    for i in networks:
-        tasks.put(i)
-    for _ in range(workers):
-        tasks.put(None)
-    args = (os.getpid(), cfg.to_dict(), str(state) if state else None, tasks, results_q, stop)
-    procs = [ctx.Process(target=_worker_entry, args=args, daemon=True) for _ in range(workers)]
-    with _main_not_reimported():
-        for p in procs:
-            p.start()
-    results: list[NetResult] = []
-    error: tuple[bool, str] | None = None
-    finished = 0
-    try:
-        while finished < workers:
-            if should_stop():
-                stop.set()
-            try:
-                kind, payload = results_q.get(timeout=0.1)
-            except queue_mod.Empty:
-                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
-                if dead or (not any(p.is_alive() for p in procs) and results_q.empty()):
-                    # a worker died without saying goodbye (killed, out of memory): its networks will
-                    # never finish, so stop the others now rather than when they are done
-                    if finished < workers and error is None:
-                        status = f" (exit status {dead[0]})" if dead else ""
-                        error = (False, f"a training worker process died unexpectedly{status}")
-                    break
-                continue
-            if kind == "step":
-                tracker.step(*payload)
-            elif kind == "result":
-                results.append(payload)
-            elif kind == "error":
-                error = error or payload
-                stop.set()
-            elif kind == "done":
-                finished += 1
-    finally:
-        stop.set()
-        deadline = time.monotonic() + 10
-        for p in procs:
-            p.join(timeout=max(deadline - time.monotonic(), 0.1))
-            if p.is_alive():
-                p.kill()
-                p.join()
-    if error is not None:
-        is_user, msg = error
-        raise UserError(msg) if is_user else RuntimeError(f"training failed in a worker: {msg}")
-    return results

@@ -7,6 +7,11 @@ Once the run is complete the state folder is removed (only the snapshots are
 kept).  ``run.json`` records the config, the architecture, the equivalent
 ``tdacnn train`` command line (``recipe``), per-network test accuracy, the
 status and timings.
+
+``train_weights(config, first=..., count=...)`` trains a slice of a run's
+networks, with the very weights they have in the whole run, and returns them
+as a :class:`~tdacnn.weights.WeightSet` (what a job worker calls to train its
+share of a run split across workers).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from typing import Any, Callable
 from tdacnn.errors import UserError
 from tdacnn.training.config import TrainConfig
 from tdacnn.training.ensemble import TrainResult, train_ensemble
+from tdacnn.training.state import Cancelled
 
-__all__ = ["RUN_FORMAT", "RUN_FILE", "train_run", "read_run", "recipe"]
+__all__ = ["RUN_FORMAT", "RUN_FILE", "train_run", "train_weights", "read_run", "recipe"]
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +152,52 @@ def train_run(
         shutil.rmtree(state, ignore_errors=True)
     log.info("run %s: %s, mean test accuracy %s", out, result.status, info["mean_test_acc"])
     return info
+
+
+def train_weights(
+    config: TrainConfig,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    first: int = 0,
+    count: int | None = None,
+):
+    """Train networks ``first .. first+count-1`` of the run ``config`` and return their weights.
+
+    Each network gets exactly the weights it has when the whole run is trained in
+    one piece (network ``i`` is seeded from ``(config.seed, i)``), so slices trained
+    anywhere pool into the same run.
+
+    Parameters
+    ----------
+    progress : callable(dict), optional
+        As for :func:`train_run` (``networks`` counts the slice).
+    cancel : callable() -> bool, optional
+        Polled between steps; when it returns true training stops and
+        :class:`~tdacnn.training.Cancelled` is raised.
+    first, count : int
+        The slice (default: from ``first`` to the last network).
+
+    Returns
+    -------
+    WeightSet
+        Conv weights at every snapshot of every network of the slice (their run
+        numbers); ``meta`` holds ``arch``, ``train``, ``dataset``, ``networks``
+        ([first, first + count]), ``test_acc`` (per network of the slice) and ``timings``.
+
+    Raises
+    ------
+    UserError
+        For a slice outside the run, or what :func:`train_run` refuses.
+    Cancelled
+        When ``cancel()`` turned true.
+    """
+    n = config.n_networks
+    count = n - first if count is None else count
+    if not (isinstance(first, int) and isinstance(count, int) and 0 <= first and 1 <= count and first + count <= n):
+        raise UserError(f"a slice of networks must lie within the run's {n}; got first {first!r}, count {count!r}")
+    result = train_ensemble(config, progress=progress, cancel=cancel, networks=range(first, first + count))
+    if result.status != "complete":
+        raise Cancelled(f"training cancelled after {min(result.iterations_done)} of {config.iterations} iterations")
+    result.weights.meta.update({"networks": [first, first + count], "test_acc": result.test_acc,
+                                "timings": result.timings})
+    return result.weights

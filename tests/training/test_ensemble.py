@@ -130,7 +130,7 @@ def test_eta_comes_from_the_rate_since_the_first_step_not_the_start_up(monkeypat
     clock = [100.0]
     monkeypatch.setattr(ensemble.time, "monotonic", lambda: clock[0])
     seen = []
-    tracker = ensemble._Tracker(TrainConfig(**{**SMALL, "n_networks": 2, "iterations": 100}), seen.append)
+    tracker = ensemble._Tracker(TrainConfig(**{**SMALL, "n_networks": 2, "iterations": 100}), range(2), seen.append)
     clock[0] += 30.0  # 30 s of worker start-up before the first step
     tracker.step(0, 1, 2.3, 0.1)
     assert seen[-1]["eta_s"] is None  # one step: no rate yet, rather than an ETA of hours

@@ -11,7 +11,7 @@ from torch import nn
 from tdacnn.data import load_dataset
 from tdacnn.training.config import TrainConfig, batch_indices, network_seeds
 from tdacnn.training.ensemble import train_ensemble
-from tdacnn.training.single import images_per_pass
+from tdacnn.training.engine import images_per_pass
 
 CFG = dict(dataset="digits", n_networks=3, iterations=25, batch_size=32, snapshots=(0, 10), conv1=6, conv2=5,
            hidden=12, seed=7)

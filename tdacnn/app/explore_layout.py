@@ -117,7 +117,8 @@ def _controls(source: str | None) -> html.Div:
                         title="download this view (source, layer, every setting, tab, selection) as a JSON file"),
             # a file far too big for a session is refused at once, with a sentence (assets/upload_limit.js)
             html.Div(dcc.Upload(html.Button("Load session…", className="btn", id="explore-session-load-btn"),
-                                id="explore-session-upload", accept=".json,application/json", multiple=False),
+                                id="explore-session-upload", accept=".json,application/json", multiple=False,
+                                max_size=MAX_SESSION_BYTES),  # never sent: the server takes a few MB per request
                      **{"data-max-upload-bytes": str(MAX_SESSION_BYTES), "data-error-id": "explore-notice",
                         "data-oversize": "{name} is {size} MB: a session file is a few kB (save one with "
                                          "'Save session')"}),

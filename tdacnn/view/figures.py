@@ -15,7 +15,7 @@ import numpy as np
 
 from tdacnn.topology.barcode import Barcode
 
-__all__ = ["circles_title", "verdict_title", "barcode_figure", "diagram_figure", "orientation_figure", "empty_figure",
+__all__ = ["circles_title", "verdict_title", "barcode_figure", "bar_traces", "diagram_figure", "orientation_figure", "empty_figure",
            "SIGNIFICANT_COLOR", "PLAIN_COLOR", "EXPORT_CONFIG"]
 
 SIGNIFICANT_COLOR = "#d62728"
@@ -87,6 +87,25 @@ def _ranked(bars: np.ndarray, top: float) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([b[order, 0], death[order]]), (death - b[:, 0])[order]
 
 
+def bar_traces(barcode: Barcode, d: int, ranked: np.ndarray) -> list:
+    """The bars of dimension ``d`` (``ranked``: (n, 2), longest first, infinite deaths capped) as two
+    line traces: the significant bars thick and red, the others thin and grey."""
+    import plotly.graph_objects as go
+
+    n_sig = int(barcode.significant[d]) if d < len(barcode.significant) else 0
+    traces = []
+    for sig, color, width in ((False, PLAIN_COLOR, 3), (True, SIGNIFICANT_COLOR, 6)):
+        xs, ys = [], []
+        for i, (b, e) in enumerate(ranked):
+            if (i < n_sig) == sig:
+                xs += [b, e, None]
+                ys += [i, i, None]
+        if xs:
+            traces.append(go.Scatter(x=xs, y=ys, mode="lines", line={"color": color, "width": width},
+                                     hoverinfo="skip", name=f"H{d} {'significant' if sig else 'other'}"))
+    return traces
+
+
 def _top_value(barcode: Barcode) -> float:
     finite = [dg[np.isfinite(dg[:, 1]), 1] for dg in barcode.diagrams if len(dg)]
     finite = np.concatenate(finite) if finite else np.zeros(0)
@@ -127,17 +146,9 @@ def barcode_figure(barcode: Barcode, dims: tuple[int, ...] = (0, 1), max_bars: i
     for row, d in enumerate(dims, start=1):
         ranked, lengths = _ranked(barcode.bars(d), top)
         ranked = ranked[:max_bars]
+        for trace in bar_traces(barcode, d, ranked):
+            fig.add_trace(trace, row=row, col=1)
         n_sig = int(barcode.significant[d]) if d < len(barcode.significant) else 0
-        for sig, color, width in ((False, PLAIN_COLOR, 3), (True, SIGNIFICANT_COLOR, 6)):
-            xs, ys = [], []
-            for i, (b, e) in enumerate(ranked):
-                if (i < n_sig) == sig:
-                    xs += [b, e, None]
-                    ys += [i, i, None]
-            if xs:
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": color, "width": width},
-                                         hoverinfo="skip", name=f"H{d} {'significant' if sig else 'other'}"),
-                              row=row, col=1)
         inf = np.flatnonzero(~np.isfinite(np.asarray(barcode.bars(d))[:, 1]))
         if len(inf):
             fig.add_trace(go.Scatter(x=[top] * min(len(inf), len(ranked)), y=list(range(min(len(inf), len(ranked)))),

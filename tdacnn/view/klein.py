@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from tdacnn.topology.barcode import Barcode
-from tdacnn.view.figures import PLAIN_COLOR, SIGNIFICANT_COLOR, _layout, _ranked, _top_value, circles_title
+from tdacnn.view.figures import _layout, _ranked, _top_value, bar_traces, circles_title
 
 __all__ = ["klein_figure", "fields_figure", "fractions_caption", "density_grid", "CIRCLE_COLOR"]
 
@@ -75,23 +75,12 @@ def _field_title(barcode: Barcode | None, coeff: int, message: str) -> str:
 
 
 def _add_bars(fig, barcode: Barcode, col: int, row0: int, dims: tuple[int, ...], top: float) -> None:
-    import plotly.graph_objects as go
-
     for row, d in enumerate(dims, start=row0):
         if d >= len(barcode.diagrams):
             continue
         ranked, _ = _ranked(barcode.bars(d), top)
-        ranked = ranked[:_BARS]
-        n_sig = int(barcode.significant[d]) if d < len(barcode.significant) else 0
-        for sig, color, width in ((False, PLAIN_COLOR, 3), (True, SIGNIFICANT_COLOR, 6)):
-            xs, ys = [], []
-            for i, (b, e) in enumerate(ranked):
-                if (i < n_sig) == sig:
-                    xs += [b, e, None]
-                    ys += [i, i, None]
-            if xs:
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": color, "width": width},
-                                         hoverinfo="skip", name=f"H{d}"), row=row, col=col)
+        for trace in bar_traces(barcode, d, ranked[:_BARS]):
+            fig.add_trace(trace, row=row, col=col)
         fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False,
                          title_text=f"H{d}" if col == 1 else None, row=row, col=col)
         fig.update_xaxes(range=[0, top * 1.02], gridcolor="#eee", zeroline=False, row=row, col=col)

@@ -12,14 +12,13 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port, make_home, start_app
+from conftest import REPO, free_port, make_home, start_app, stop_group
 from test_browser_jobs import (
     ITERATIONS,
     _completed_runs,
@@ -70,14 +69,7 @@ def _worker(home: Path, redis_url: str):
     try:
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, grace=15)
         log.close()
 
 

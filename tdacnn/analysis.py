@@ -32,7 +32,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -323,10 +323,15 @@ class Analysis:
             dense.cloud.points, lambda mp: self.graph(dense, mp), lens, clusterer, fixed),
             stage="choosing the cover and clustering scale")
 
-    def barcode(self, dense: DenseCloud | PointCloud, params: PersistenceParams | None = None) -> Barcode:
+    def barcode(self, dense: DenseCloud | PointCloud, params: PersistenceParams | None = None,
+                wait: bool = True) -> Barcode:
         """Persistence barcode of a dense cloud (or of any cloud), each bar with its p-value against the
         same pipeline on random filters (:mod:`tdacnn.topology.significance`; the null is cached by its
-        point count and parameters, so every cloud of that size shares it)."""
+        point count and parameters, so every cloud of that size shares it).
+
+        With ``wait=False`` and the null not computed yet, the bars come back at once without
+        their test (:attr:`Barcode.pending`); calling again with ``wait=True`` completes it.
+        """
         from tdacnn.topology import significance
         from tdacnn.topology.persistence import diagrams
 
@@ -345,4 +350,24 @@ class Analysis:
                                 stage=f"significance: the same pipeline on {spec.draws} clouds of {spec.describe()}")
             return significance.assess(raw, null, spec)
 
-        return self._cached(f"barcode:{key}:{params.key()}", compute)
+        full_key = f"barcode:{key}:{params.key()}"
+        if not wait and not self._has(full_key):
+            spec = (significance.null_spec(cloud.points, params, dense.n_parent or None, dense.params)
+                    if isinstance(dense, DenseCloud) else significance.null_spec(cloud.points, params))
+            if not self._has(f"null:{spec.key()}"):
+                raw = self._cached(f"diagrams:{key}:{params.key()}", lambda: diagrams(cloud.points, params),
+                                   stage=f"persistence (H0–H{params.maxdim}) on {used:,} points")
+                return replace(raw, significant=(), p_values=(),
+                               meta={**raw.meta, "significance": {"pending": True, "null": spec.describe(),
+                                                                  "draws": spec.draws}})
+        return self._cached(full_key, compute)
+
+    def _has(self, key: str) -> bool:
+        """Whether ``key`` is computed already (in memory or in the store)."""
+        with self._memo_lock:
+            if key in self._memo:
+                return True
+        try:
+            return key in self.store
+        except Exception:  # noqa: BLE001 - a store that cannot answer has nothing for us
+            return False

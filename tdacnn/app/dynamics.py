@@ -13,6 +13,7 @@ in Explore.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from dataclasses import replace
 
 from dash import Input, Output, dcc, html, no_update
@@ -31,35 +32,36 @@ log = logging.getLogger(__name__)
 CELL_TYPE = "multiples-cell"
 
 
-def _cell(request: ExploreRequest, layer: int, iteration: int, title: str) -> Cell:
+def _cell(request: ExploreRequest, layer: int, iteration: int, title: str, wait: bool = True) -> Cell:
     req = replace(request, cloud=replace(request.cloud, layer=layer, iteration=iteration))
     try:
         result = services.compute_graph(req)
         services.check_drawable(result)
-        barcode = services.compute_barcode(req, replace(request.persistence, maxdim=1))
+        barcode = services.compute_barcode(req, replace(request.persistence, maxdim=1), wait=wait)
     except (UserError, ValueError) as exc:
         return replace(error_cell(title, str(exc)), layer=layer, iteration=iteration)
     return replace(make_cell(title, result.graph, barcode), layer=layer, iteration=iteration)
 
 
-def dynamics_cells(request: ExploreRequest, layers: tuple[int, ...] = (1, 2)) -> list[list[Cell]]:
-    """Rows of cells: one row per layer in ``layers`` (present in the source), one column per iteration."""
+def dynamics_cells(request: ExploreRequest, layers: tuple[int, ...] = (1, 2), wait: bool = True) -> list[list[Cell]]:
+    """Rows of cells: one row per layer in ``layers`` (present in the source), one column per iteration.
+    With ``wait=False`` a cell whose bars are still being tested says so (``Cell.pending``)."""
     ws = services.load_source(request.source)
     rows = []
     for layer in [layer for layer in layers if layer in ws.layers()]:
-        rows.append([_cell(request, layer, it, f"layer {layer} · " + (f"iteration {it}" if it >= 0 else "final"))
-                     for it in ws.iterations(layer)])
+        rows.append([_cell(request, layer, it, f"layer {layer} · " + (f"iteration {it}" if it >= 0 else "final"),
+                           wait) for it in ws.iterations(layer)])
     return rows
 
 
-def depth_cells(request: ExploreRequest) -> list[Cell]:
+def depth_cells(request: ExploreRequest, wait: bool = True) -> list[Cell]:
     """One cell per conv layer, at the request's iteration where saved, else the layer's last."""
     ws = services.load_source(request.source)
     cells = []
     for layer in ws.layers():
         its = ws.iterations(layer)
         it = request.cloud.iteration if request.cloud.iteration in its else its[-1]
-        cells.append(_cell(request, layer, it, f"layer {layer}" + (f" · iteration {it}" if it >= 0 else "")))
+        cells.append(_cell(request, layer, it, f"layer {layer}" + (f" · iteration {it}" if it >= 0 else ""), wait))
     return cells
 
 
@@ -99,6 +101,7 @@ def dynamics_layout() -> html.Div:
                "Explore (nodes coloured by size: dark = big). Under each: significant H1 bars. "
                "Click a graph to open it in Explore.", className="hint"),
         _loading("dynamics-grid", "computing the graphs of layers 1 and 2 at every saved iteration …"),
+        dcc.Interval(id="dynamics-poll", interval=2000, disabled=True),  # on while verdicts are coming
     ], className="tab-body")
 
 
@@ -108,31 +111,52 @@ def depth_layout() -> html.Div:
                "Click a graph to open it in Explore.", className="hint"),
         _loading("depth-grid", "computing one graph per conv layer … (a layer of a deep network takes seconds "
                                "the first time)"),
+        dcc.Interval(id="depth-poll", interval=2000, disabled=True),
     ], className="tab-body")
 
 
-def update_dynamics(tab: str | None, request_data: dict | None, _stamp: dict | None = None):
+def update_dynamics(tab: str | None, request_data: dict | None, _stamp: dict | None = None, wait: bool = True):
     """Tab "dynamics" open → the grid of small multiples (again when the source gains snapshots)."""
+    return _dynamics(tab, request_data, wait)[0]
+
+
+def _dynamics(tab: str | None, request_data: dict | None, wait: bool):
     if tab != "dynamics":
-        return no_update
+        return no_update, True
     try:
-        rows = dynamics_cells(_request(request_data))
+        rows = dynamics_cells(_request(request_data), wait=wait)
     except (UserError, ValueError) as exc:
-        return html.Div(str(exc), className="status")
+        return html.Div(str(exc), className="status"), True
     if not rows:
-        return html.Div("this source has no layer 1 or 2", className="status")
-    return [html.Div([_render(c) for c in row], className="multiples-row") for row in rows]
+        return html.Div("this source has no layer 1 or 2", className="status"), True
+    pending = any(c.pending for row in rows for c in row)
+    return [html.Div([_render(c) for c in row], className="multiples-row") for row in rows], not pending
 
 
-def update_depth(tab: str | None, request_data: dict | None):
+def dynamics_panel(tab: str | None, request_data: dict | None, _stamp: Any = None, _poll: Any = None):
+    """The Dynamics callback: graphs at once, each cell's verdict when its test is done (a poll redraws)."""
+    return _dynamics(tab, request_data, wait=False)
+
+
+def update_depth(tab: str | None, request_data: dict | None, wait: bool = True):
     """Tab "depth" open → one small graph per conv layer."""
+    return _depth(tab, request_data, wait)[0]
+
+
+def _depth(tab: str | None, request_data: dict | None, wait: bool):
     if tab != "depth":
-        return no_update
+        return no_update, True
     try:
-        cells = depth_cells(_request(request_data))
+        cells = depth_cells(_request(request_data), wait=wait)
     except (UserError, ValueError) as exc:
-        return html.Div(str(exc), className="status")
-    return html.Div([_render(c) for c in cells], className="multiples-row wrap")
+        return html.Div(str(exc), className="status"), True
+    pending = any(c.pending for c in cells)
+    return html.Div([_render(c) for c in cells], className="multiples-row wrap"), not pending
+
+
+def depth_panel(tab: str | None, request_data: dict | None, _poll: Any = None):
+    """The Depth callback (as :func:`dynamics_panel`)."""
+    return _depth(tab, request_data, wait=False)
 
 
 def open_in_explore(clicks: list | None):
@@ -151,10 +175,11 @@ def register(app) -> None:
     from tdacnn.app.widgets import control_id
 
     # the request is an Input: a page opened on ?tab=depth gets its request after the tab (the URL is read first)
-    app.callback(Output("dynamics-grid", "children"), Input("tabs", "value"),
-                 Input("explore-request", "data"), Input("explore-source-stamp", "data"))(update_dynamics)
-    app.callback(Output("depth-grid", "children"), Input("tabs", "value"),
-                 Input("explore-request", "data"))(update_depth)
+    app.callback(Output("dynamics-grid", "children"), Output("dynamics-poll", "disabled"), Input("tabs", "value"),
+                 Input("explore-request", "data"), Input("explore-source-stamp", "data"),
+                 Input("dynamics-poll", "n_intervals"))(dynamics_panel)
+    app.callback(Output("depth-grid", "children"), Output("depth-poll", "disabled"), Input("tabs", "value"),
+                 Input("explore-request", "data"), Input("depth-poll", "n_intervals"))(depth_panel)
     app.callback(Output("tabs", "value", allow_duplicate=True),
                  Output(control_id("layer"), "value", allow_duplicate=True),
                  Output(control_id("iteration"), "value", allow_duplicate=True),

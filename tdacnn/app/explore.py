@@ -53,7 +53,7 @@ from tdacnn.view.figures import empty_figure, orientation_figure
 
 __all__ = ["layout", "register", "default_source", "load_url", "update_selectors", "parse_controls", "parse_view",
            "track_auto", "reset_auto", "update_graph", "update_barcode", "update_orientation", "update_klein",
-           "update_fields", "control_id",
+           "update_fields", "barcode_panel", "fields_panel", "control_id",
            "refresh_sources", "load_session"]
 
 log = logging.getLogger(__name__)
@@ -158,18 +158,30 @@ def update_graph(request_data: dict | None, memory_data: dict | None):
     return elements, inspect.legend_children(result.graph, points), _summary(result), status, memory
 
 
-def update_barcode(request_data: dict | None, mode: str):
+def update_barcode(request_data: dict | None, mode: str, wait: bool = True):
     """The request → barcode (or persistence diagram) of its density-filtered cloud, with its
-    persistence settings; when it cannot be computed, a blank figure saying why."""
+    persistence settings; when it cannot be computed, a blank figure saying why.  With ``wait=False``
+    the bars come at once and the verdict later (:func:`barcode_panel`)."""
+    return _barcode(request_data, mode, wait)[0]
+
+
+def _barcode(request_data: dict | None, mode: str, wait: bool):
     try:
         request = _request(request_data)
-        bc = services.compute_barcode(request)
+        bc = services.compute_barcode(request, wait=wait)
     except (UserError, ValueError) as exc:
-        return empty_figure("<br>".join(textwrap.wrap(f"no barcode: {exc}", 55)))
+        return empty_figure("<br>".join(textwrap.wrap(f"no barcode: {exc}", 55))), False
     except Exception as exc:  # noqa: BLE001
         log.exception("barcode failed")
-        return empty_figure(f"barcode failed: {exc}")
-    return barcode_view(bc, mode, request.persistence.coeff)
+        return empty_figure(f"barcode failed: {exc}"), False
+    return barcode_view(bc, mode, request.persistence.coeff), bc.pending
+
+
+def barcode_panel(request_data: dict | None, mode: str, _poll: Any = None):
+    """The barcode callback: the bars at once; while their test against random filters runs, the
+    poll stays on and redraws the figure with the verdict when it is there."""
+    figure, pending = _barcode(request_data, mode, wait=False)
+    return figure, not pending
 
 
 def update_orientation(request_data: dict | None):
@@ -198,18 +210,28 @@ def update_klein(request_data: dict | None):
     return klein_figure(coords.alpha, coords.phi, fractions)
 
 
-def update_fields(request_data: dict | None):
+def update_fields(request_data: dict | None, wait: bool = True):
     """The request → its barcodes over Z/2 and Z/3 side by side (blank, saying why, when none)."""
+    return _fields(request_data, wait)[0]
+
+
+def _fields(request_data: dict | None, wait: bool):
     from tdacnn.view.klein import fields_figure
 
     try:
-        bars = services.compute_field_barcodes(_request(request_data))
+        bars = services.compute_field_barcodes(_request(request_data), wait=wait)
     except (UserError, ValueError) as exc:
-        return empty_figure("<br>".join(textwrap.wrap(f"no Z/2, Z/3 barcodes: {exc}", 55)), height=260)
+        return empty_figure("<br>".join(textwrap.wrap(f"no Z/2, Z/3 barcodes: {exc}", 55)), height=260), False
     except Exception as exc:  # noqa: BLE001
         log.exception("Z/2, Z/3 barcodes failed")
-        return empty_figure(f"Z/2, Z/3 barcodes failed: {exc}", height=260)
-    return fields_figure(bars.get(2), bars.get(3))
+        return empty_figure(f"Z/2, Z/3 barcodes failed: {exc}", height=260), False
+    return fields_figure(bars.get(2), bars.get(3)), any(b.pending for b in bars.values())
+
+
+def fields_panel(request_data: dict | None, _poll: Any = None):
+    """The Z/2 | Z/3 callback: bars at once, verdicts when their tests are done (as :func:`barcode_panel`)."""
+    figure, pending = _fields(request_data, wait=False)
+    return figure, not pending
 
 
 def refresh_sources(_tab: Any, _changed: Any):
@@ -262,11 +284,13 @@ def register(app) -> None:
                  Output("explore-summary", "children"), Output("explore-status", "children"),
                  Output("explore-memory", "data"),
                  Input("explore-request", "data"), State("explore-memory", "data"))(update_graph)
-    app.callback(Output("explore-barcode", "figure"), Input("explore-request", "data"),
-                 Input("explore-barcode-mode", "value"))(update_barcode)
+    app.callback(Output("explore-barcode", "figure"), Output("explore-barcode-poll", "disabled"),
+                 Input("explore-request", "data"), Input("explore-barcode-mode", "value"),
+                 Input("explore-barcode-poll", "n_intervals"))(barcode_panel)
     app.callback(Output("explore-orientation", "figure"), Input("explore-request", "data"))(update_orientation)
     app.callback(Output("explore-klein", "figure"), Input("explore-request", "data"))(update_klein)
-    app.callback(Output("explore-fields", "figure"), Input("explore-request", "data"))(update_fields)
+    app.callback(Output("explore-fields", "figure"), Output("explore-fields-poll", "disabled"),
+                 Input("explore-request", "data"), Input("explore-fields-poll", "n_intervals"))(fields_panel)
     app.callback(Output("explore-source-stamp", "data"), Input("explore-watch", "n_intervals"),
                  State(control_id("source"), "value"), State("explore-source-stamp", "data"),
                  prevent_initial_call=True)(watch_source)

@@ -23,6 +23,8 @@ __all__ = ["layout", "default_source", "ECHOED", "WHEEL_SENSITIVITY", "page_conf
 
 #: How often the page looks for new snapshots in the source on view (milliseconds).
 WATCH_MS = 3000
+#: How often a barcode waiting for its verdict is looked at again (milliseconds).
+POLL_MS = 1500
 
 _LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1+2", "codensity": "codensity", "angle": "circle angle"}
 _CLUSTER_LABELS = {"single": "single linkage (distance cut)", "dbscan": "DBSCAN (eps, min samples)"}
@@ -193,6 +195,9 @@ def layout() -> html.Div:
         # a run being recorded or trained grows: its weights file is looked at (a stat) every few seconds
         dcc.Store(id="explore-source-stamp"),
         dcc.Interval(id="explore-watch", interval=WATCH_MS),
+        # on while a barcode's bars are being tested against random filters (the verdict comes later)
+        dcc.Interval(id="explore-barcode-poll", interval=POLL_MS, disabled=True),
+        dcc.Interval(id="explore-fields-poll", interval=POLL_MS, disabled=True),
         html.Div(id="explore-url-sink", hidden=True),
         html.Div(id="explore-barcode-sink", hidden=True),
         html.Div(id="explore-zoom-sink", hidden=True),

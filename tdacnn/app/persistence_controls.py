@@ -63,7 +63,7 @@ def barcode_view(barcode: Barcode, mode: str, coeff: int = 2):
         computed), and says on how many points and over which field.
     """
     dims = tuple(range(len(barcode.diagrams)))
-    if len(dims) > 1:
+    if len(dims) > 1 or barcode.pending:
         head = verdict_title(barcode)
     else:
         n = int(barcode.significant[0]) if barcode.significant else 0

@@ -288,11 +288,14 @@ def persistence_problem(request: ExploreRequest) -> str:
     return ""
 
 
-def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = None):
+def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = None, wait: bool = True):
     """The barcode of the request's density-filtered cloud (cached).
 
     ``params`` defaults to ``request.persistence``; the cache key holds the filtered
-    cloud and ``params``, not the Mapper.
+    cloud and ``params``, not the Mapper.  With ``wait=False`` (the page's panels) a
+    barcode whose test against random filters is not computed yet comes back at once
+    without it (:attr:`~tdacnn.topology.barcode.Barcode.pending`) while the test runs
+    in the background (:func:`_test_in_background`); asking again later gives the verdict.
 
     Raises
     ------
@@ -303,8 +306,40 @@ def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = 
     request = resolve(request)
     _, dense = _dense(request)
     check_persistence(len(dense.cloud), params)
-    return _memoised(("barcode", request.source, request.cloud.key(), request.density.key(), params.key()),
-                     lambda: get_analysis().barcode(dense, params))
+    key = ("barcode", request.source, request.cloud.key(), request.density.key(), params.key())
+    if not wait:
+        with _lock:
+            done = _memo.get(key)
+        if done is not None:
+            return done
+        bars = get_analysis().barcode(dense, params, wait=False)
+        if bars.pending:
+            _test_in_background(key, lambda: _memoised(key, lambda: get_analysis().barcode(dense, params)))
+            return bars
+    return _memoised(key, lambda: get_analysis().barcode(dense, params))
+
+
+#: One thread tests bars against random filters for the page (seconds per cloud, one at a time, so the
+#: web process keeps a core for the pictures); a test already asked for is not asked again.
+_tester: Any = None
+_testing: dict[tuple, Any] = {}
+
+
+def _test_in_background(key: tuple, work: Callable[[], Any]) -> None:
+    global _tester
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _lock:
+        if key in _testing and not _testing[key].done():
+            return
+        if _tester is None:
+            _tester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdacnn-significance")
+        for other in [k for k, f in _testing.items() if f.done()]:
+            del _testing[other]
+        future = _tester.submit(work)
+        _testing[key] = future
+    future.add_done_callback(lambda f: f.cancelled() or f.exception() is None
+                             or log.warning("significance test failed: %s", f.exception()))
 
 
 def compute_angles(request: ExploreRequest, dense_only: bool = True) -> np.ndarray:
@@ -350,7 +385,7 @@ def compute_klein(request: ExploreRequest):
     return coords, circle_fractions(coords)
 
 
-def compute_field_barcodes(request: ExploreRequest, fields: tuple[int, ...] = (2, 3)) -> dict:
+def compute_field_barcodes(request: ExploreRequest, fields: tuple[int, ...] = (2, 3), wait: bool = True) -> dict:
     """The filtered cloud's barcode over each field Z/p of ``fields`` (cached, as :func:`compute_barcode`).
 
     The request's persistence settings with the field replaced (and at least H1: the fields differ there
@@ -366,7 +401,7 @@ def compute_field_barcodes(request: ExploreRequest, fields: tuple[int, ...] = (2
         As :func:`compute_barcode` (too many points for the app).
     """
     base = replace(request.persistence, maxdim=max(1, request.persistence.maxdim))
-    return {p: compute_barcode(request, replace(base, coeff=p)) for p in fields}
+    return {p: compute_barcode(request, replace(base, coeff=p), wait=wait) for p in fields}
 
 
 def node_members(result: GraphResult, node_ids: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -39,6 +39,12 @@ class Barcode:
     p_values: tuple[np.ndarray, ...] = ()
 
     @property
+    def pending(self) -> bool:
+        """True while the bars are known but their test against the null is not done yet (the app shows
+        the bars at once and the verdict when it comes: ``meta["significance"]["pending"]``)."""
+        return bool(self.meta.get("significance", {}).get("pending"))
+
+    @property
     def h1_significant(self) -> int:
         return int(self.significant[1]) if len(self.significant) > 1 else 0
 

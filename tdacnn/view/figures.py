@@ -15,7 +15,7 @@ import numpy as np
 
 from tdacnn.topology.barcode import Barcode
 
-__all__ = ["circles_title", "verdict_title", "barcode_figure", "bar_traces", "diagram_figure", "orientation_figure", "empty_figure",
+__all__ = ["PENDING_TITLE", "circles_title", "verdict_title", "barcode_figure", "bar_traces", "diagram_figure", "orientation_figure", "empty_figure",
            "SIGNIFICANT_COLOR", "PLAIN_COLOR", "EXPORT_CONFIG"]
 
 SIGNIFICANT_COLOR = "#d62728"
@@ -24,6 +24,10 @@ PLAIN_COLOR = "#8c8c8c"
 #: ``dcc.Graph(config=...)`` for figures whose modebar downloads PNG (and SVG via the format switch).
 EXPORT_CONFIG = {"displaylogo": False,
                  "toImageButtonOptions": {"format": "png", "filename": "barcode", "scale": 2}}
+
+
+#: What a barcode's title says while its bars are being tested against random filters.
+PENDING_TITLE = "testing the bars against random filters…"
 
 
 def circles_title(n: int) -> str:
@@ -40,6 +44,8 @@ def verdict_title(barcode: Barcode) -> str:
     """
     from tdacnn.topology.significance import format_p
 
+    if barcode.pending:
+        return PENDING_TITLE
     n = barcode.h1_significant
     head = circles_title(n)
     info = barcode.meta.get("significance")

@@ -67,6 +67,8 @@ def _field_title(barcode: Barcode | None, coeff: int, message: str) -> str:
         return f"Z/{coeff}: {message}"
     if len(barcode.diagrams) < 2:
         return f"Z/{coeff}: H0 only"
+    if barcode.pending:
+        return f"Z/{coeff}: testing…"
     h2 = ""
     if len(barcode.diagrams) > 2:
         n2 = int(barcode.significant[2]) if len(barcode.significant) > 2 else 0

@@ -35,6 +35,8 @@ class Cell:
     error : bool
     layer, iteration : int, optional
         What the cell shows, to open it in Explore.
+    pending : bool
+        Its bars are still being tested against random filters (the caption says so).
     """
 
     title: str
@@ -44,6 +46,7 @@ class Cell:
     error: bool = False
     layer: int | None = None
     iteration: int | None = None
+    pending: bool = False
 
 
 def make_cell(title: str, graph: MapperGraph, barcode: Barcode | None = None) -> Cell:
@@ -52,6 +55,9 @@ def make_cell(title: str, graph: MapperGraph, barcode: Barcode | None = None) ->
     n_nodes = len(graph.nodes)
     if barcode is None:
         return Cell(title, elements, f"{n_nodes} nodes", None)
+    if barcode.pending:
+        return Cell(title, elements, f"H1: testing the bars against random filters… · {n_nodes} nodes", None,
+                    pending=True)
     h1 = barcode.h1_significant
     bars = "bar" if h1 == 1 else "bars"
     return Cell(title, elements, f"H1: {h1} significant {bars} ({circles_title(h1)}) · {n_nodes} nodes", h1)

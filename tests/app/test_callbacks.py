@@ -226,3 +226,30 @@ def test_depth_cells_one_per_layer(synthetic_home):
 def test_small_cloud_cell_reports_error(synthetic_home):
     rows = dynamics.dynamics_cells(ExploreRequest.from_dict(request_data(k=1000)), layers=(1,))
     assert rows[0][0].error and "must be smaller than the number of points" in rows[0][0].caption
+
+
+def test_the_page_gets_the_bars_at_once_and_the_verdict_when_its_test_is_done(synthetic_home):
+    """A cold store: the barcode panel draws the bars without waiting for the test against random filters
+    (its title says the test runs, the poll stays on); the test runs in the background, and the panel
+    then shows the verdict and turns the poll off."""
+    import time
+
+    from tdacnn.app import services
+    from tdacnn.view.figures import PENDING_TITLE
+
+    data = request_data(layer=1)
+    figure, poll_off = explore.barcode_panel(data, "barcode")
+    assert PENDING_TITLE in figure.layout.title.text and poll_off is False
+    assert any(len(t.x) for t in figure.data)  # the bars are drawn already
+    deadline = time.monotonic() + 300
+    while True:
+        figure, poll_off = explore.barcode_panel(data, "barcode", 1)
+        if poll_off or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert poll_off, "the background test never finished"
+    title = figure.layout.title.text
+    assert PENDING_TITLE not in title and "against random filters" in title, title
+    # the same verdict as waiting for it
+    full = services.compute_barcode(explore._request(data))
+    assert not full.pending and full.p_values

@@ -59,6 +59,18 @@ class Session:
         return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}", **kw)
 
 
+def _complete(raw: bytes) -> bool:
+    """Whether ``raw`` holds a whole HTTP response: its headers and as many body bytes as they declare."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
+
+
 def declare_huge_body(base: str, path: str, declared: int, send: int = 2**20, content_type: str = "application/json",
                       timeout: float = 60) -> tuple[int, bytes, int]:
     """POST to ``path`` declaring ``declared`` bytes of body, send only ``send`` of them, then read the answer.
@@ -80,7 +92,7 @@ def declare_huge_body(base: str, path: str, declared: int, send: int = 2**20, co
             pass
         raw = b""
         try:
-            while True:
+            while not _complete(raw):  # a whole answer (by its Content-Length), or the server closed
                 part = sock.recv(65536)
                 if not part:
                     break

@@ -54,7 +54,9 @@ def test_klein_map_and_fields_on_the_default_run(live_app, page, tmp_path, monke
     assert primary == round(100 * fractions["primary"]), (caption, fractions)
     # one circle over both fields: the shipped run is a circle, not a Klein bottle
     page.wait_for_function("() => document.querySelectorAll('#explore-fields .annotation-text').length >= 2 &&"
-                           " /Z\\/3: /.test(document.querySelector('#explore-fields').textContent)", timeout=180_000)
+                           " /Z\\/3: /.test(document.querySelector('#explore-fields').textContent) &&"
+                           " !/testing/.test(document.querySelector('#explore-fields').textContent)",  # verdicts in
+                           timeout=300_000)
     fields = page.evaluate(
         "() => Array.from(document.querySelectorAll('#explore-fields .annotation-text')).map(e => e.textContent)")
     assert "Z/2: 1 circle" in fields and "Z/3: 1 circle" in fields, fields

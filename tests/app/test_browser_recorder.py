@@ -27,8 +27,8 @@ def test_the_page_picks_up_new_snapshots_of_a_recording(tmp_path, page):
         page.goto(url + "/")
         wait_for_graph(page)
         page.click("text=Dynamics")
-        page.wait_for_selector("#dynamics-grid .cell-caption", timeout=120_000)
-        captions = page.locator("#dynamics-grid .cell-caption").all_inner_texts()
+        page.wait_for_selector("#dynamics-grid .cell-title", timeout=120_000)
+        captions = page.locator("#dynamics-grid .cell-title").all_inner_texts()
         assert any("iteration 0" in c for c in captions)
         assert not any("iteration 50" in c for c in captions)
 
@@ -39,11 +39,12 @@ def test_the_page_picks_up_new_snapshots_of_a_recording(tmp_path, page):
         rec.snapshot(nets, 50)
 
         # Dynamics gains a column, and Explore's iteration list the new step, with no reload
-        page.wait_for_function("() => [...document.querySelectorAll('#dynamics-grid .cell-caption')]"
+        page.wait_for_function("() => [...document.querySelectorAll('#dynamics-grid .cell-title')]"
                                ".some(c => c.textContent.includes('iteration 50'))", timeout=60_000)
         page.click("text=Explore")
         wait_for_graph(page)
         page.click("#explore-iteration")
-        assert page.get_by_role("option", name="iteration 50 (last)").count() == 1
+        page.get_by_role("option", name="iteration 50 (last)").wait_for(timeout=30_000)
+        assert page.get_by_role("option", name="iteration 0").count() == 1
         rec.close()
         assert page.console_errors == []

@@ -123,7 +123,14 @@ def test_unanalysable_layer_by_url_gets_a_sentence(file_app, page):
 def _open_jobs(page, url: str) -> None:
     page.goto(url + "/")
     page.click("text=Jobs")
-    page.wait_for_selector("#jobs-upload input[type=file]", state="attached")
+    page.wait_for_selector("#jobs-upload", state="visible")
+
+
+def _upload(page, path) -> None:
+    """Choose a file in the Jobs tab's upload box (it posts the file to /api/sources)."""
+    with page.expect_file_chooser() as chooser:
+        page.click("#jobs-upload")
+    chooser.value.set_files(str(path))
 
 
 def test_oversized_upload_is_explained_and_later_actions_work(file_app, sources_home, checkpoint, page, tmp_path):
@@ -133,7 +140,7 @@ def test_oversized_upload_is_explained_and_later_actions_work(file_app, sources_
     responses: list[int] = []
     page.on("response", lambda r: responses.append(r.status))
     _open_jobs(page, file_app)
-    page.set_input_files("#jobs-upload input[type=file]", str(big))
+    _upload(page, big)
     _text_matches(page, "jobs-upload-error", "limited to")
     message = page.inner_text("#jobs-upload-error")
     assert re.search(r"huge-model\.pth is 83\.0 MB; browser uploads are limited to 50 MB", message), message
@@ -147,7 +154,7 @@ def test_oversized_upload_is_explained_and_later_actions_work(file_app, sources_
     # and another (small) upload too
     small = tmp_path / "small-one.pt"
     _write_checkpoint(small)
-    page.set_input_files("#jobs-upload input[type=file]", str(small))
+    _upload(page, small)
     _text_matches(page, "jobs-load-result", "done: loaded 3 conv layers as small-one")
     assert page.inner_text("#jobs-upload-error") == ""
     assert any(json.loads((p / "layers.json").read_text())["file"] == "small-one.pt"
@@ -155,6 +162,6 @@ def test_oversized_upload_is_explained_and_later_actions_work(file_app, sources_
     # a path that is not there: its sentence, and no "done" of the load before it beside it
     page.fill("#jobs-path", str(tmp_path / "gone.pth"))
     page.click("#jobs-path-load")
-    _text_matches(page, "jobs-upload-error", "no file at")
+    _text_matches(page, "jobs-upload-error", "is not a file this server may read")
     page.wait_for_function("() => document.getElementById('jobs-load-result').textContent === ''")
     assert 413 not in responses and page.console_errors == []

@@ -6,6 +6,7 @@ no worker runs here, so they stay queued)."""
 from __future__ import annotations
 
 import pytest
+from conftest import free_port  # at import: inside a test, "conftest" may be another folder's
 from dash import no_update
 from dash.exceptions import PreventUpdate
 
@@ -208,8 +209,6 @@ def test_a_data_folder_outside_the_allowed_ones_is_refused(tdacnn_home, monkeypa
 
 
 def test_an_unreachable_queue_is_one_sentence_and_the_page_keeps_what_it_shows(tdacnn_home, monkeypatch):
-    from conftest import free_port
-
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     picked, error = _start()
     assert picked is no_update and "Redis" in error and "\n" not in error

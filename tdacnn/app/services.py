@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tdacnn import config
+from tdacnn.app.background import in_background
 from tdacnn.app.controls import ExploreRequest
 # the sources and what the selectors offer live in selectors.py; re-exported here for the callbacks
 from tdacnn.app.selectors import (initial_layer, iteration_options, layer_options, layer_problem, layer_problems,
@@ -295,7 +296,7 @@ def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = 
     cloud and ``params``, not the Mapper.  With ``wait=False`` (the page's panels) a
     barcode whose test against random filters is not computed yet comes back at once
     without it (:attr:`~tdacnn.topology.barcode.Barcode.pending`) while the test runs
-    in the background (:func:`_test_in_background`); asking again later gives the verdict.
+    in the background (:func:`tdacnn.app.background.in_background`); asking again later gives the verdict.
 
     Raises
     ------
@@ -314,32 +315,9 @@ def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = 
             return done
         bars = get_analysis().barcode(dense, params, wait=False)
         if bars.pending:
-            _test_in_background(key, lambda: _memoised(key, lambda: get_analysis().barcode(dense, params)))
+            in_background(key, lambda: _memoised(key, lambda: get_analysis().barcode(dense, params)))
             return bars
     return _memoised(key, lambda: get_analysis().barcode(dense, params))
-
-
-#: One thread tests bars against random filters for the page (seconds per cloud, one at a time, so the
-#: web process keeps a core for the pictures); a test already asked for is not asked again.
-_tester: Any = None
-_testing: dict[tuple, Any] = {}
-
-
-def _test_in_background(key: tuple, work: Callable[[], Any]) -> None:
-    global _tester
-    from concurrent.futures import ThreadPoolExecutor
-
-    with _lock:
-        if key in _testing and not _testing[key].done():
-            return
-        if _tester is None:
-            _tester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdacnn-significance")
-        for other in [k for k, f in _testing.items() if f.done()]:
-            del _testing[other]
-        future = _tester.submit(work)
-        _testing[key] = future
-    future.add_done_callback(lambda f: f.cancelled() or f.exception() is None
-                             or log.warning("significance test failed: %s", f.exception()))
 
 
 def compute_angles(request: ExploreRequest, dense_only: bool = True) -> np.ndarray:

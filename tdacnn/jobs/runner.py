@@ -116,7 +116,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     fd = os.environ.pop(PROGRESS_ENV, "")
     if not fd.isdigit():
-        print("python -m tdacnn.jobs.runner is started by a tdacnn worker only", file=sys.stderr)
+        sys.stderr.write("python -m tdacnn.jobs.runner is started by a tdacnn worker only\n")  # an entry point's usage line
         return 2
     out = os.fdopen(int(fd), "w", buffering=1)
 

@@ -17,7 +17,7 @@ from tdacnn.nets.safeload import open_tensors, sniff_format
 
 from .foreign import filters, onnx_model, write_onnx
 
-onnx = pytest.importorskip("onnx")
+import onnx  # a main dependency: no skip
 REPO = Path(__file__).resolve().parents[2]
 
 W1, W2, W3, W4, W5 = (filters(8, 3, seed=1), filters(8, 1, seed=2), filters(16, 2, seed=3), filters(8, 4, seed=4),

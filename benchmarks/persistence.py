@@ -65,7 +65,8 @@ def main() -> None:
     xl = x[lm]
     variants = {
         "ripser": lambda: ripser(xl, maxdim=1),
-        "giotto": lambda: gph.ripser_parallel(xl, maxdim=1, n_threads=-1),
+        "giotto": lambda: gph.ripser_parallel(xl, maxdim=1, n_threads=1),  # as tdacnn runs it
+        "giotto_2threads": lambda: gph.ripser_parallel(xl, maxdim=1, n_threads=-1),
         "giotto_collapse": lambda: gph.ripser_parallel(xl, maxdim=1, n_threads=-1, collapse_edges=True),
     }
     for name, f in variants.items():

@@ -88,6 +88,9 @@ def create_app(*, warm: bool = True, title: str = "tdacnn") -> Dash:
     UserError
         A malformed ``TDACNN_AUTH``.
     """
+    from tdacnn.topology.blas import pin_one_blas_thread
+
+    pin_one_blas_thread()  # before any request or background thread computes (see tdacnn.topology.blas)
     # dash_cytoscape is registered now, in every process: Dash refuses a component library first imported
     # inside a callback (HTTP 500 in a gunicorn process that has not served the layout yet)
     import dash_cytoscape  # noqa: F401

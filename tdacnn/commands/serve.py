@@ -9,6 +9,7 @@ opens Explore on the first of them, at its first 3×3 layer.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import sys
 from pathlib import Path
@@ -70,6 +71,7 @@ def serve(app, args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535; got {args.port}")
+    faulthandler.enable()  # a crash in native code (BLAS, ripser) leaves its Python stacks on stderr
     ensure_worker()  # first: the files given are loaded by jobs on it
     if args.paths:
         from tdacnn.app.factory import warm_up

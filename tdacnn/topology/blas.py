@@ -31,6 +31,14 @@ Assumes a BLAS with one process-wide pool (OpenBLAS with pthreads, as in the
 numpy and scipy wheels; MKL; BLIS).  An OpenBLAS built on OpenMP keeps the limit
 per thread, and there only the thread that opened the first section is limited.
 
+Changing OpenBLAS's thread count is itself unsafe while another thread is inside a BLAS
+call (OpenBLAS re-initialises its thread pool; the process can crash with a segmentation
+fault, OpenBLAS PR #447 and issue #602).  A section's first entry and last exit change it,
+and other threads of the process (a PCA lens, a test running in the background) may be
+inside BLAS just then.  Long-lived processes that compute in several threads at once (the
+web app) therefore call :func:`pin_one_blas_thread` once, at start, before those threads
+exist: the limit is set for good and sections no longer change it.
+
 After ``fork`` (tdacnn itself spawns its processes; a library user may fork) the
 child starts with no open section, a fresh lock and the limits restored, even if
 the parent forked while another thread was inside a section.
@@ -45,13 +53,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["one_blas_thread", "open_sections"]
+__all__ = ["one_blas_thread", "open_sections", "pin_one_blas_thread"]
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _open = 0  # sections open in this process
 _limiter: Any = None  # the threadpoolctl limiter while _open > 0
+_pinned = False  # one BLAS thread for good (pin_one_blas_thread): sections change nothing
 
 
 def _hand_over_control() -> None:
@@ -65,10 +74,33 @@ def _hand_over_control() -> None:
         clear(force=True)
 
 
+def pin_one_blas_thread() -> None:
+    """Limit BLAS to one thread for the rest of this process; sections then change nothing.
+
+    For a process whose threads compute at once (the web app): call it at start, before
+    those threads run, so that no thread count ever changes while a BLAS call is running.
+    Idempotent.
+    """
+    global _pinned, _limiter
+    with _lock:
+        if _pinned:
+            return
+        import numpy  # noqa: F401 - load every BLAS the analyses use (numpy's, scipy's): a limit
+        import scipy.linalg  # noqa: F401 - reaches only the libraries loaded when it is set
+        from threadpoolctl import threadpool_limits
+
+        _hand_over_control()
+        try:
+            threadpool_limits(limits=1, user_api="blas")  # never restored
+        finally:
+            _hand_over_control()
+        _pinned, _limiter = True, None  # an open section no longer restores anything when it ends
+
+
 def _enter() -> None:
     global _open, _limiter
     with _lock:
-        if _open == 0:
+        if _open == 0 and not _pinned:
             from threadpoolctl import threadpool_limits
 
             _hand_over_control()
@@ -93,7 +125,7 @@ def _leave() -> None:
     global _open, _limiter
     with _lock:
         _open -= 1
-        if _open == 0:
+        if _open == 0 and _limiter is not None:
             limiter, _limiter = _limiter, None
             _restore(limiter)
 

@@ -1,8 +1,12 @@
 """Persistent homology of a cloud (Vietoris–Rips on max-min landmarks).
 
 Engines: ``"ripser"`` (ripser.py, the reference) and ``"giotto"`` (giotto-ph's
-multi-threaded Ripser, ``gph.ripser_parallel``); ``"auto"`` uses giotto-ph when
-it is installed (see ``benchmarks/persistence.py`` for the side-by-side timing).
+Ripser, ``gph.ripser_parallel``); ``"auto"`` uses giotto-ph when it is installed
+(see ``benchmarks/persistence.py`` for the side-by-side timing).  giotto-ph runs on
+one thread: its multi-threaded path crashed the web app twice with a segmentation
+fault inside ``ripser_parallel`` (the app's log, with ``faulthandler``, November 2026;
+giotto-ph 0.2.4), while one thread was 1.3-2.1x faster than ripser.py and within
+5-15 % of two threads on the shared 2-core machine (600 points, H1).
 Both compute the same diagrams.  A finite ``PersistenceParams.thresh`` stops
 the filtration there (much faster: most of the cost is in long edges); bars
 still alive at ``thresh`` have death ``inf`` and count as dying at ``thresh``
@@ -127,10 +131,11 @@ def diagrams(points: np.ndarray, params: PersistenceParams | None = None,
     if engine == "giotto":
         import gph
 
-        # no edge collapse: measured 5x slower on 600 landmarks of patches (benchmarks/persistence.py)
+        # no edge collapse: measured 5x slower on 600 landmarks of patches (benchmarks/persistence.py);
+        # one thread: the multi-threaded path segfaulted (see the module docstring)
         with _ENGINE_LOCK:
             res = gph.ripser_parallel(xl, maxdim=params.maxdim, thresh=params.thresh, coeff=params.coeff,
-                                      n_threads=-1)
+                                      n_threads=1)
     elif engine == "ripser":
         from ripser import ripser
 

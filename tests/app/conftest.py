@@ -100,8 +100,13 @@ def start_app(home: Path, env: dict | None = None, timeout: float = 90.0, args: 
             time.sleep(0.3)
         yield url
     finally:
+        died = proc.poll()  # the app ended before we ended it: a crash, to be reported with its log
         stop_group(proc, grace=10)
         log.close()
+    if died is not None:
+        tail = Path(log.name).read_text(errors="replace")[-4000:]
+        raise AssertionError(f"the app exited on its own (status {died}) while tests used it; "
+                             f"the end of its log {log.name}:\n{tail}")
 
 
 def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:

@@ -22,7 +22,8 @@ def _blas_threads() -> set[int]:
 
 
 @pytest.fixture
-def known_limit():
+def known_limit(monkeypatch):
+    monkeypatch.setattr(blas, "_pinned", False)  # an app built in this test process pinned it
     # load every BLAS the tests touch (numpy's, scipy's) before setting a known limit on all
     for module in ("scipy.linalg", "sklearn.cluster", "ripser"):
         importlib.import_module(module)
@@ -208,3 +209,67 @@ def test_concurrent_graphs_and_barcodes_match_serial_ones(known_limit):
     for (i, _), (graph, landmarks) in results.items():
         assert graph == serial[i % 3] and landmarks == bars
     assert open_sections() == 0 and _blas_threads() == {ORIGINAL}
+
+
+PINNED = """
+import threading
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+from tdacnn.topology.blas import one_blas_thread, pin_one_blas_thread
+
+def counts():
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+threadpool_limits(limits=3, user_api="blas")
+with one_blas_thread():
+    pin_one_blas_thread()  # pinned while a section is open: its end must not restore 3
+    assert counts() == {1}, counts()
+assert counts() == {1}, counts()
+changes = []
+stop = threading.Event()
+
+def watch():  # a thread that computes outside any section all along
+    a = np.random.default_rng(0).normal(size=(200, 200))
+    while not stop.is_set():
+        a @ a
+        if counts() != {1}:
+            changes.append(counts())
+
+def enter_and_leave():
+    for _ in range(50):
+        with one_blas_thread():
+            pass
+
+w = threading.Thread(target=watch)
+w.start()
+threads = [threading.Thread(target=enter_and_leave) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+stop.set()
+w.join()
+assert changes == [], changes
+assert counts() == {1}, counts()
+print("ok")
+"""
+
+
+def test_a_pinned_process_never_changes_its_blas_threads():
+    """The web app pins one BLAS thread at start: sections entered and left by many threads, while another
+    computes outside them, never change the thread count (changing it mid-call can crash OpenBLAS)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PINNED], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_the_app_pins_one_blas_thread():
+    import subprocess
+    import sys
+
+    code = ("from tdacnn.app import create_app; create_app(warm=False)\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(sorted({l['num_threads'] for l in threadpool_info() if l['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TDACNN_LOCAL_WORKER": "0"})
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "[1]", out.stderr[-2000:]

@@ -3,7 +3,8 @@
 :mod:`tdacnn.app.jobs_actions` reads the session's jobs from
 :mod:`tdacnn.jobs.service` and hands them here; nothing in this module writes
 state.  A job is a :class:`tdacnn.jobs.service.Job` (``id``, ``kind``, ``state``,
-``progress`` in [0, 1], ``message``, ``result``, ``attempts``, ``created``).
+``progress`` in [0, 1], ``message``, ``report``, ``result``, ``attempts``, ``created``); how far
+it is comes from its ``report``, the one progress record (:class:`tdacnn.progress.Progress`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 
 from dash import html
 
+from tdacnn.progress import Progress
+
 __all__ = [
     "ACTIVE", "FAST_POLL_MS", "IDLE_POLL_MS", "ERROR_STYLE",
-    "Progress", "newest", "progress_of", "outcome", "job_table", "poll_interval", "announcement",
+    "JobDisplay", "record_of", "newest", "progress_of", "outcome", "job_table", "poll_interval", "announcement",
 ]
 
 #: States in which a job may still change.
@@ -28,7 +31,7 @@ ERROR_STYLE = {"color": "#b00020", "marginLeft": "0.5em"}
 
 
 @dataclass(frozen=True)
-class Progress:
+class JobDisplay:
     """The progress bar, status line and outcome of one job, as the page draws them.
 
     ``percent`` in [0, 100]; ``status`` is the job's latest message while it is
@@ -43,7 +46,15 @@ class Progress:
     active: bool
 
 
-NO_JOB = Progress(None, 0.0, "", None, False)
+NO_JOB = JobDisplay(None, 0.0, "", None, False)
+
+
+def record_of(job) -> Progress:
+    """The job's latest progress record: its ``report`` while it runs; otherwise (queued, ended, or a
+    split run whose shards report) one made of its ``progress`` and ``message``."""
+    if job.state == "running" and job.report:
+        return Progress.from_dict(job.report)
+    return Progress.at(float(job.progress or 0.0), job.message or "")
 
 
 def newest(jobs: Sequence, kind: str):
@@ -73,7 +84,7 @@ def _queued_text(job, problem: str | None) -> str:
     return f"{text} ({problem})" if problem and problem not in text else text
 
 
-def progress_of(job, problem: str | None = None) -> Progress:
+def progress_of(job, problem: str | None = None) -> JobDisplay:
     """The progress bar, status line and outcome of ``job`` (None: nothing to show).
 
     Parameters
@@ -84,13 +95,14 @@ def progress_of(job, problem: str | None = None) -> Progress:
     """
     if job is None:
         return NO_JOB
-    percent = round(100 * min(max(float(job.progress or 0.0), 0.0), 1.0), 1)
+    record = record_of(job)
+    percent = round(100 * record.fraction, 1)
     if job.state in ACTIVE:
-        status = _queued_text(job, problem) if job.state == "queued" else (job.message or "running")
-        return Progress(job.id, percent, status, None, True)
+        status = _queued_text(job, problem) if job.state == "queued" else (record.text or "running")
+        return JobDisplay(job.id, percent, status, None, True)
     style = {} if job.state == "done" else ERROR_STYLE
-    return Progress(job.id, 100.0 if job.state == "done" else percent, "",
-                    html.Div(outcome(job), className=f"jobs-{job.state}", style=style), False)
+    return JobDisplay(job.id, 100.0 if job.state == "done" else percent, "",
+                      html.Div(outcome(job), className=f"jobs-{job.state}", style=style), False)
 
 
 def _when(stamp: float | None) -> str:
@@ -109,11 +121,12 @@ def job_table(jobs: Sequence, limit: int = 12) -> html.Table | html.P:
     rows = [html.Tr([html.Th(h) for h in ("created", "job", "kind", "state", "progress", "message")])]
     for job in list(jobs)[:limit]:
         state = job.state + (f" (attempt {job.attempts})" if (job.attempts or 0) > 1 else "")
-        message = job.message if job.state in ACTIVE else outcome(job)
+        record = record_of(job)
+        message = (record.text or job.message) if job.state in ACTIVE else outcome(job)
         rows.append(html.Tr([
             html.Td(_when(job.created)), html.Td(job.id[:8], title=job.id), html.Td(job.kind),
             html.Td(state, className=f"jobs-status jobs-status-{job.state}"),
-            html.Td(f"{100 * min(max(float(job.progress or 0.0), 0.0), 1.0):.0f}%"), html.Td(message),
+            html.Td(f"{100 * record.fraction:.0f}%"), html.Td(message),
         ], id={"type": "jobs-row", "index": job.id}))
     return html.Table(rows, className="jobs-table")
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
 from tdacnn.errors import UserError
 
@@ -50,7 +48,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "serial", "pool", "batched"), default="auto",
                    help=argparse.SUPPRESS)
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to create (or resume)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
+                   help="progress on stderr: a bar (tqdm), a line every 10 s, or nothing; "
+                        "auto (default): the bar on a terminal, lines otherwise")
+    p.add_argument("--quiet", action="store_true", help="no progress (same as --progress off)")
     p.set_defaults(func=run)
     return p
 
@@ -69,43 +70,13 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr."""
-
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream, self.width, self.last = stream, width, 0.0
-
-    def __call__(self, p: dict) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.25 and p["iteration"] < p["total"]:
-            return
-        self.last = now
-        frac = p["iteration"] / p["total"] if p["total"] else 1.0
-        bar = "#" * int(frac * self.width)
-        eta = p.get("eta_s")
-        eta_s = f"{int(eta) // 60}:{int(eta) % 60:02d}" if eta is not None else "?"
-        loss = f"{p['loss']:.3f}" if p.get("loss") is not None else "-"
-        acc = f"{100 * p['acc']:.0f}%" if p.get("acc") is not None else "-"
-        line = (f"\r[{bar:<{self.width}}] {p['iteration']}/{p['total']} it, {p['networks']} nets, "
-                f"loss {loss}, acc {acc}, eta {eta_s} ")
-        self.stream.write(line)
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> int:
+    from tdacnn.progress import TqdmBar
     from tdacnn.training.run import train_run
 
     cfg = config_from_args(args)
-    bar = None if args.quiet else ProgressBar()
-    try:
+    with TqdmBar(mode="off" if args.quiet else args.progress) as bar:
         info = train_run(cfg, args.out, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
     accs = [a for a in info["test_acc"] if a is not None]
     acc = f"mean test accuracy {100 * sum(accs) / len(accs):.1f}%" if accs else "no finished network"
     print(f"{info['status']}: {cfg.n_networks} networks, {acc}, {info['timings']['train_s']:.1f} s "

@@ -49,7 +49,7 @@ def lost(job, reason: str) -> None:
     if records.cancel_requested(job.id):
         records.update(job.id, state="cancelled", message="cancelled", finished=now, worker="")
     elif job.attempts < max_attempts():
-        records.update(job.id, reopen=True, state="queued", worker="", progress=0.0, queued_at=now,
+        records.update(job.id, reopen=True, state="queued", worker="", progress=0.0, report={}, queued_at=now,
                        message=f"queued again: {reason} (run {job.attempts + 1} of {max_attempts()} next)")
         enqueue(job.kind, job.id)
         log.warning("job %s queued again: %s", job.id, reason)

@@ -10,7 +10,8 @@ takes.  The runner process:
   cancel, and dies with its worker (:func:`~tdacnn.lifeline.die_with_parent`);
 * reads its job description (JSON) on stdin — no job id or path is ever put on
   its command line — and writes one JSON object per line on a pipe of its own
-  (``$TDACNN_PROGRESS_FD``): ``{"progress", "message"}`` as it goes, then
+  (``$TDACNN_PROGRESS_FD``): ``{"progress", "message", "report"}`` as it goes (``report``:
+  a :class:`~tdacnn.progress.Progress` as a dict), then
   ``{"result": ...}`` or ``{"error": "<one sentence>"}``.  Its stdout and stderr
   go to the job's log file.
 
@@ -62,7 +63,7 @@ class Runner:
                     stderr=subprocess.STDOUT, close_fds=True, pass_fds=(write_fd,), start_new_session=True)
         finally:
             os.close(write_fd)
-        self.progress: tuple[float, str] | None = None  # the latest report
+        self.progress: tuple[float, str, dict] | None = None  # the latest (fraction, text, Progress dict)
         self.outcome: dict | None = None  # {"result": ...} or {"error": ...}
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, args=(read_fd,), name=f"runner-{self.proc.pid}",
@@ -87,11 +88,12 @@ class Runner:
                     continue
                 with self._lock:
                     if "progress" in msg:
-                        self.progress = (float(msg["progress"]), str(msg.get("message", "")))
+                        self.progress = (float(msg["progress"]), str(msg.get("message", "")),
+                                         dict(msg.get("report") or {}))
                     elif "result" in msg or "error" in msg:
                         self.outcome = msg
 
-    def latest(self) -> tuple[tuple[float, str] | None, dict | None]:
+    def latest(self) -> tuple[tuple[float, str, dict] | None, dict | None]:
         """The latest progress report and the outcome (None while it runs)."""
         with self._lock:
             return self.progress, self.outcome
@@ -124,10 +126,11 @@ def main() -> int:
         out.write(json.dumps(msg, default=str) + "\n")
 
     from tdacnn.errors import UserError
-    from tdacnn.jobs.tasks import Cancelled, Progress, run_spec
+    from tdacnn.jobs.tasks import Cancelled, run_spec
+    from tdacnn.progress import Progress
 
     def report(p: Progress) -> None:
-        send({"progress": p.fraction, "message": p.text})
+        send({"progress": p.fraction, "message": p.text, "report": p.to_dict()})
 
     try:
         spec = json.loads(sys.stdin.read())

@@ -72,6 +72,7 @@ class Job:
     attempts: int = 0  # runs started so far
     queued_at: float = 0.0  # when it was (last) put on its queue
     worker: str = ""  # "host:pid" of the process running it, while it runs
+    report: dict = field(default_factory=dict)  # the latest tdacnn.progress.Progress, as a dict ({} before one)
 
     @property
     def terminal(self) -> bool:
@@ -82,11 +83,13 @@ class Job:
 
     def public(self) -> dict:
         """What ``GET /api/jobs/<id>`` answers: ``id``, ``kind``, ``state``, ``progress``, ``message``,
-        ``result``, ``created``, ``started``, ``finished``, ``attempts`` (never the owner or server paths)."""
+        ``result``, ``created``, ``started``, ``finished``, ``attempts`` and ``report`` (the latest
+        :class:`~tdacnn.progress.Progress` as a dict: done, total, unit, eta_s, loss ...; never the owner
+        or server paths)."""
         result = {k: v for k, v in (self.result or {}).items() if k != "path"}  # a folder on the server
         return {"id": self.id, "kind": self.kind, "state": self.state, "progress": self.progress,
                 "message": self.message, "result": result, "created": self.created, "started": self.started,
-                "finished": self.finished, "attempts": self.attempts}
+                "finished": self.finished, "attempts": self.attempts, "report": dict(self.report or {})}
 
 
 log = logging.getLogger(__name__)
@@ -130,7 +133,7 @@ def _store() -> Iterator[None]:
         yield
     except STORE_ERRORS as exc:
         log.warning("job queue unreachable: %s", exc)
-        raise QueueUnavailable(_unreachable_sentence()) from None
+        raise QueueUnavailable(_unreachable_sentence()) from exc
 
 
 def _active(job: Job) -> bool:

@@ -2,26 +2,25 @@
 
 torch is imported only inside the functions (through the trainer and the
 checkpoint reader).  Every job reports progress through a callable taking a
-:class:`Progress` and raises :class:`~tdacnn.errors.UserError` with one sentence
+:class:`~tdacnn.progress.Progress` (the one progress record) and raises :class:`~tdacnn.errors.UserError` with one sentence
 when it cannot go on.  :func:`run_spec` is the runner's one entry: a job
 description (JSON) in, the job's result (a JSON-able dict) out.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from tdacnn import config
 from tdacnn.errors import UserError
 from tdacnn.jobs.requests import TrainRequest, check_id
+from tdacnn.progress import Progress, ProgressFn
 from tdacnn.jobs.uploads import (
     LAYERS_FILE,
     build_folder,
@@ -34,7 +33,6 @@ from tdacnn.jobs.uploads import (
 from tdacnn.jobs.uploads import upload_id as new_upload_id
 
 __all__ = [
-    "Progress",
     "Cancelled",
     "train_job",
     "load_checkpoint_job",
@@ -48,20 +46,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One progress report: a fraction in [0, 1] and a line of text."""
-
-    fraction: float
-    text: str
-    eta_s: float | None = None
-    loss: float | None = None
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-ProgressFn = Callable[[Progress], None]
 CancelFn = Callable[[], bool]
 
 from tdacnn.training import Cancelled  # noqa: E402 - no torch at import (the engine imports it lazily)
@@ -71,34 +55,12 @@ def _noop(_p: Progress) -> None:
     pass
 
 
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+def _train_progress(request: TrainRequest, progress: ProgressFn) -> ProgressFn:
+    """Pass the trainer's records on, their text naming the dataset."""
 
-
-def _train_progress(request: TrainRequest, progress: ProgressFn, t0: float) -> Callable[[dict], None]:
-    """Adapt the trainer's progress dicts (iteration, total, networks_done, eta_s, loss)."""
-
-    def report(info: dict) -> None:
-        done = info.get("iteration") or 0
-        total = info.get("total") or request.iterations or 1
-        loss = info.get("loss")
-        nets_done = info.get("networks_done")
-        fraction = min(max(float(done) / float(total), 0.0), 1.0)
-        eta = info.get("eta_s")
-        if eta is None and fraction > 0:
-            eta = (time.time() - t0) * (1 - fraction) / fraction
-        text = f"iteration {done} of {total} ({request.networks} networks on {request.dataset}"
-        if nets_done:
-            text += f", {nets_done} finished"
-        text += f"), ETA {_fmt_eta(eta)}"
-        if isinstance(loss, (int, float)) and loss == loss:
-            text += f", loss {float(loss):.3f}"
-        else:
-            loss = None
-        progress(Progress(fraction, text, eta, loss))
+    def report(p: Progress) -> None:  # the download's records (bytes) keep their own words
+        text = p.text if p.unit == "B" and p.text else f"training on {request.dataset}: {p.line()}"
+        progress(p.replace(text=text))
 
     return report
 
@@ -134,18 +96,20 @@ def train_job(config_dict: dict, progress: ProgressFn = _noop, cancel: CancelFn 
     train_config = to_train_config(request)
 
     out = Path(out_dir) if out_dir is not None else new_run_dir(request)
-    progress(Progress(0.0, f"preparing {request.dataset} and {request.networks} networks"))
-    t0 = time.time()
+    progress(Progress(0, request.iterations, "it", f"preparing {request.dataset} and {request.networks} networks",
+                      networks=request.networks, networks_done=0))
     try:
-        train_run(train_config, out, progress=_train_progress(request, progress, t0),
+        train_run(train_config, out, progress=_train_progress(request, progress),
                   cancel=cancel or (lambda: False))
     except (UserError, ValueError) as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from exc
     if cancel is not None and cancel():
         raise Cancelled("cancelled")
     if not (out / "weights.npz").is_file():
         raise UserError("training stopped before any weights were saved")
-    progress(Progress(1.0, f"done: {request.networks} networks, {request.iterations} iterations"))
+    progress(Progress(request.iterations, request.iterations, "it",
+                      f"done: {request.networks} networks, {request.iterations} iterations",
+                      networks=request.networks, networks_done=request.networks))
     return {"source": f"run:{out.name}", "path": str(out)}
 
 
@@ -185,7 +149,7 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
         raise UserError(f"no checkpoint file at {path}")
     name = display_name or path.name
     try:
-        progress(Progress(0.02, f"checking {name}"))
+        progress(Progress.at(0.02, f"checking {name}"))
         digest = file_sha256(path)
         with one_load_at_a_time(digest):
             found = find_upload(digest)
@@ -196,7 +160,7 @@ def load_checkpoint_job(upload_path: str | Path, progress: ProgressFn = _noop, u
             path.unlink(missing_ok=True)
     folder = config.uploads_dir() / found
     layers = read_layers(folder).get("layers", [])
-    progress(Progress(1.0, f"{name} is already loaded as {found}"))
+    progress(Progress.at(1.0, f"{name} is already loaded as {found}"))
     return {"source": f"upload:{found}", "path": str(folder), "layers": layers, "existing": True}
 
 
@@ -204,7 +168,7 @@ def _convert(path: Path, name: str, digest: str, upload_id: str, progress: Progr
     from tdacnn.nets.checkpoints import list_conv_layers, read_weightset  # torch, in the job process
 
     check_id(upload_id, "upload id")
-    progress(Progress(0.1, f"reading {name}"))
+    progress(Progress.at(0.1, f"reading {name}"))
     try:
         layers = list_conv_layers(path)
         ws = read_weightset([path])
@@ -212,10 +176,10 @@ def _convert(path: Path, name: str, digest: str, upload_id: str, progress: Progr
         text = str(exc).replace(path.name, name)
         raise UserError(text if text.startswith(name) else f"{name}: {text}") from None
     except (ValueError, OSError, EOFError, RuntimeError) as exc:
-        raise UserError(f"{name} could not be read as a checkpoint ({type(exc).__name__}: {exc})") from None
+        raise UserError(f"{name} could not be read as a checkpoint ({type(exc).__name__}: {exc})") from exc
     if not ws.entries:
         raise UserError(f"{name} holds no convolution weights")
-    progress(Progress(0.7, f"saving {len(ws.layers())} conv layers"))
+    progress(Progress.at(0.7, f"saving {len(ws.layers())} conv layers"))
     built = build_folder(upload_id)
     try:
         ws.meta.setdefault("source_file", name)
@@ -226,7 +190,7 @@ def _convert(path: Path, name: str, digest: str, upload_id: str, progress: Progr
         upload_id = publish(built, upload_id)
     finally:
         shutil.rmtree(built, ignore_errors=True)  # gone already once published
-    progress(Progress(1.0, f"loaded {name}: {len(ws.layers())} conv layers"))
+    progress(Progress.at(1.0, f"loaded {name}: {len(ws.layers())} conv layers"))
     folder = config.uploads_dir() / upload_id
     return {"source": f"upload:{upload_id}", "path": str(folder), "layers": layer_list, "existing": False}
 
@@ -245,18 +209,18 @@ def train_shard_job(request_dict: dict, first: int, count: int, out_file: str | 
     """
     request = TrainRequest.from_dict(request_dict)
     cfg = to_train_config(request)
-    t0 = time.time()
-    report = _train_progress(request, progress, t0)
+    report = _train_progress(request, progress)
     from tdacnn.training.run import train_weights  # torch is imported here, in the runner process
 
     try:
         ws = train_weights(cfg, progress=report, cancel=None, first=first, count=count)
     except (UserError, ValueError) as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from exc
     out = Path(out_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     ws.save(out)
-    progress(Progress(1.0, f"done: networks {first} to {first + count - 1}"))
+    progress(Progress(request.iterations, request.iterations, "it", f"done: networks {first} to {first + count - 1}",
+                      networks=count, networks_done=count))
     return {"first": first, "count": count}
 
 

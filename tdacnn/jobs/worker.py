@@ -107,7 +107,7 @@ class Worker:
 
             params["run"] = new_run_dir(TrainRequest.from_dict(params)).name  # kept: a re-run resumes it
         job = records.update(job_id, state="running", attempts=attempt, worker=self.id, started=time.time(),
-                             progress=0.0, message="starting", params=params)
+                             progress=0.0, message="starting", report={}, params=params)
         if job is None or job.terminal:
             return
         if job.kind == "shard":
@@ -165,7 +165,7 @@ class Worker:
                 now = time.monotonic()
                 if (progress is not None and progress != last_written and not finished
                         and now - last_write >= 1.0 / PROGRESS_WRITES_PER_S):
-                    records.update(job.id, progress=progress[0], message=progress[1])
+                    records.update(job.id, progress=progress[0], message=progress[1], report=progress[2])
                     last_written, last_write = progress, now
                 if finished:
                     self._finished(job, runner, outcome)

@@ -113,14 +113,11 @@ class Context:
                      f"(cached in {self.runs_root}) ...")
             last = [0.0]
 
-            def progress(p: dict) -> None:
+            def progress(p) -> None:  # a tdacnn.progress.Progress
                 now = time.monotonic()
                 if now - last[0] > 30:
                     last[0] = now
-                    eta = p.get("eta_s")
-                    self.say(f"  {dataset}: iteration {p['iteration']}/{p['total']}, "
-                             f"{p['networks_done']}/{p['networks']} networks done"
-                             + (f", about {eta / 60:.0f} min left" if eta else ""))
+                    self.say(f"  {dataset}: {p.line()}")
 
             folder, info, seconds, reused = ensure_run(cfg, self.runs_root, progress)
             self.timings[f"train_{dataset}"] = round(seconds, 1)

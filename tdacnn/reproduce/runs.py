@@ -48,7 +48,7 @@ def run_folder(config, runs_root: str | Path) -> Path:
 
 
 def ensure_run(config, runs_root: str | Path,
-               progress: Callable[[dict[str, Any]], None] | None = None) -> tuple[Path, dict[str, Any], float, bool]:
+               progress: Callable[[Any], None] | None = None) -> tuple[Path, dict[str, Any], float, bool]:
     """A complete training run of ``config``: reused when cached, else trained.
 
     Returns

@@ -30,14 +30,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tdacnn.nets.arch import conv_layer_names
+from tdacnn.progress import Progress, ProgressFn, Stopwatch
 from tdacnn.training.config import TrainConfig
 from tdacnn.training.state import NetResult, load_train_data, saved_iterations
 
 __all__ = ["TrainResult", "train_ensemble", "resolve_device", "resolve_backend", "cpu_count"]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -99,19 +98,18 @@ def resolve_backend(cfg: TrainConfig, device: str, n_networks: int | None = None
 
 
 class _Tracker:
-    """Turns per-network step reports into the progress dict."""
+    """Turns per-network step reports into :class:`~tdacnn.progress.Progress` records."""
 
-    def __init__(self, cfg: TrainConfig, networks: Sequence[int], progress: Progress | None) -> None:
+    def __init__(self, cfg: TrainConfig, networks: Sequence[int], progress: ProgressFn | None) -> None:
         self.cfg, self.progress = cfg, progress
         self.index = {net: j for j, net in enumerate(networks)}
         n = len(networks)
         self.done = np.zeros(n, dtype=np.int64)
         self.loss = np.full(n, np.nan)
         self.acc = np.full(n, np.nan)
-        self.t0 = time.monotonic()
+        self.watch = Stopwatch()  # counts steps of all networks together
         self.start_steps = 0
         self.last_emit = 0.0
-        self.first: tuple[float, int] | None = None  # (time, steps) of the first step reported
 
     def set_start(self, done: dict[int, int]) -> None:
         for net, it in done.items():
@@ -132,16 +130,11 @@ class _Tracker:
         self.emit()
 
     def mark_first(self) -> None:
-        if self.first is None:
-            self.first = (time.monotonic(), int(self.done.sum()))
+        self.watch.mark(int(self.done.sum()))
 
     def steady_rate(self) -> float | None:
         """Steps per second since the first step was reported (start-up excluded)."""
-        if self.first is None:
-            return None
-        elapsed = time.monotonic() - self.first[0]
-        steps = int(self.done.sum()) - self.first[1]
-        return steps / elapsed if elapsed > 0 and steps > 0 else None
+        return self.watch.rate(int(self.done.sum()))
 
     def emit(self, force: bool = False) -> None:
         if self.progress is None:
@@ -151,31 +144,19 @@ class _Tracker:
             return
         self.last_emit = now
         n = len(self.done)
-        total = n * self.cfg.iterations
         steps = int(self.done.sum())
-        elapsed = now - self.t0
-        # the rate since the first step (worker start-up left out: counted in, the first reports
-        # gave ETAs of hours), once it has run a second; unknown before
-        rate = self.steady_rate() if self.first is not None and now - self.first[0] >= 1.0 else None
-        eta = (total - steps) / rate if rate else None
         with np.errstate(all="ignore"):
             loss = float(np.nanmean(self.loss)) if np.isfinite(self.loss).any() else None
             acc = float(np.nanmean(self.acc)) if np.isfinite(self.acc).any() else None
-        self.progress({
-            "iteration": steps // n,
-            "total": self.cfg.iterations,
-            "networks": n,
-            "networks_done": int((self.done >= self.cfg.iterations).sum()),
-            "eta_s": eta,
-            "elapsed_s": elapsed,
-            "loss": loss,
-            "acc": acc,
-        })
+        p = Progress(done=steps // n, total=self.cfg.iterations, unit="it", elapsed_s=self.watch.elapsed(),
+                     eta_s=self.watch.eta(steps, n * self.cfg.iterations), networks=n,
+                     networks_done=int((self.done >= self.cfg.iterations).sum()), loss=loss, accuracy=acc)
+        self.progress(p.replace(text=p.line()))
 
 
 def train_ensemble(
     config: TrainConfig,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
     state_dir: str | Path | None = None,
     networks: Sequence[int] | None = None,
@@ -185,10 +166,11 @@ def train_ensemble(
     Parameters
     ----------
     config : TrainConfig
-    progress : callable(dict), optional
-        Called at most ~10 times a second with ``iteration`` (mean steps done per
-        network), ``total``, ``networks``, ``networks_done``, ``eta_s``,
-        ``elapsed_s``, ``loss`` and ``acc`` (mean over networks of the last minibatch).
+    progress : callable(Progress), optional
+        Called at most ~10 times a second with a :class:`~tdacnn.progress.Progress`:
+        ``done`` (mean steps done per network) of ``total`` iterations, ``networks``,
+        ``networks_done``, ``elapsed_s``, ``eta_s``, ``loss`` and ``accuracy`` (means
+        over the networks of their last minibatch).
     cancel : callable() -> bool, optional
         Polled between steps; when it returns true, training stops and the
         result holds what was done (``status="cancelled"``).

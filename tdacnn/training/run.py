@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tdacnn.errors import UserError
+from tdacnn.progress import ProgressFn
 from tdacnn.training.config import TrainConfig
 from tdacnn.training.ensemble import TrainResult, train_ensemble
 from tdacnn.training.state import Cancelled
@@ -95,12 +96,13 @@ def _write_json(path: Path, obj: dict) -> None:
 def train_run(
     config: TrainConfig,
     out_dir: str | Path,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Train ``config`` into the run folder ``out_dir`` and return its ``run.json`` content.
 
-    A folder holding an unfinished run of the same config is resumed; a folder
+    ``progress`` receives :class:`~tdacnn.progress.Progress` records (see
+    :func:`~tdacnn.training.ensemble.train_ensemble`).  A folder holding an unfinished run of the same config is resumed; a folder
     holding a complete run, or a run of another config, is refused (UserError).
     """
     from tdacnn.data import check_dataset
@@ -108,7 +110,7 @@ def train_run(
     out = Path(out_dir)
     from tdacnn.training.ensemble import resolve_device
 
-    check_dataset(config.dataset, config.data_root, config.download)  # before any folder is made
+    check_dataset(config.dataset, config.data_root, config.download, progress)  # before any folder is made
     resolve_device(config.device)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")
@@ -156,7 +158,7 @@ def train_run(
 
 def train_weights(
     config: TrainConfig,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
     first: int = 0,
     count: int | None = None,
@@ -169,7 +171,7 @@ def train_weights(
 
     Parameters
     ----------
-    progress : callable(dict), optional
+    progress : callable(Progress), optional
         As for :func:`train_run` (``networks`` counts the slice).
     cancel : callable() -> bool, optional
         Polled between steps; when it returns true training stops and

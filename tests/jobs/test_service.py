@@ -46,6 +46,11 @@ def test_a_job_runs_on_a_worker_and_only_its_owner_sees_it(workers, tmp_path):
     assert ws.networks() == [0, 1] and ws.iterations(1) == [0, 6, 12]
     public = done.public()
     assert public["state"] == "done" and "owner" not in public and "path" not in public["result"]
+    # the record holds the job's last progress report as the one progress record's dict, served as is
+    from tdacnn.progress import Progress
+
+    record = Progress.from_dict(done.report)
+    assert done.report == record.to_dict() == public["report"] and record.unit == "it" and record.networks == 2
 
     _small_checkpoint(tmp_path / "net.pt")
     load = service.wait(service.submit("load", {"path": str(tmp_path / "net.pt"), "name": "net.pt"}, "alice").id,

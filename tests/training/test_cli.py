@@ -28,7 +28,7 @@ def test_train_happy_path(tmp_path):
     r = tdacnn("train", "--networks", "2", "--iterations", "12", "--snapshots", "0,6", "--conv1", "4",
                "--conv2", "4", "--hidden", "8", "--workers", "1", "--out", "run", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "complete: 2 networks" in r.stdout and "12/12" in r.stderr  # the progress bar
+    assert "complete: 2 networks" in r.stdout and "iteration 12 of 12" in r.stderr  # progress, as lines in a log
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["format"] == "tdacnn-run/1" and info["status"] == "complete"
     assert info["snapshots"] == [0, 6, 12] and len(info["test_acc"]) == 2

@@ -64,8 +64,8 @@ def test_a_slice_has_the_weights_it_has_in_the_whole_run():
     assert set(got) == {k for k in whole if k[0] in (1, 2)}
     for key, w in got.items():
         assert np.array_equal(w, whole[key]), key
-    assert seen[-1]["networks"] == 2 and seen[-1]["iteration"] == seen[-1]["total"] == 15
-    assert seen[-1]["networks_done"] == 2
+    assert seen[-1].networks == 2 and seen[-1].done == seen[-1].total == 15
+    assert seen[-1].networks_done == 2
 
 
 def test_a_cancelled_slice_raises_cancelled_and_a_bad_slice_is_refused():
@@ -106,7 +106,7 @@ from tdacnn.training.ensemble import train_ensemble
 threads = torch.get_num_threads()
 cfg = TrainConfig(n_networks=2, iterations=int(sys.argv[2]), batch_size=32, conv1=6, conv2=4, hidden=8,
                   backend="pool", workers=2, snapshots=(0,))
-res = train_ensemble(cfg, progress=lambda p: print("progress", p["iteration"], flush=True))
+res = train_ensemble(cfg, progress=lambda p: print("progress", p.done, flush=True))
 print("status", res.status, res.timings["workers"])
 print("unchanged", "GLIBC_TUNABLES" not in os.environ and torch.get_num_threads() == threads
       and sys.modules["__main__"].__file__ == sys.argv[0], flush=True)

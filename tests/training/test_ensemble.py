@@ -60,8 +60,10 @@ def test_batch_order_covers_each_epoch_once():
 def test_progress_reports_and_reaches_the_end():
     seen = []
     result = train_ensemble(TrainConfig(**SMALL), progress=seen.append)
-    assert seen and seen[-1]["iteration"] == 30 and seen[-1]["total"] == 30 and seen[-1]["networks"] == 2
-    assert seen[-1]["networks_done"] == 2 and seen[-1]["loss"] is not None and 0 <= seen[-1]["acc"] <= 1
+    last = seen[-1]
+    assert last.done == 30 and last.total == 30 and last.unit == "it" and last.networks == 2 and last.fraction == 1
+    assert last.networks_done == 2 and last.loss is not None and 0 <= last.accuracy <= 1
+    assert last.text == last.line() and last.text.startswith("iteration 30 of 30 (2 networks, 2 finished)")
     assert result.status == "complete" and all(a is not None and a > 0.1 for a in result.test_acc)
 
 
@@ -133,7 +135,7 @@ def test_eta_comes_from_the_rate_since_the_first_step_not_the_start_up(monkeypat
     tracker = ensemble._Tracker(TrainConfig(**{**SMALL, "n_networks": 2, "iterations": 100}), range(2), seen.append)
     clock[0] += 30.0  # 30 s of worker start-up before the first step
     tracker.step(0, 1, 2.3, 0.1)
-    assert seen[-1]["eta_s"] is None  # one step: no rate yet, rather than an ETA of hours
+    assert seen[-1].eta_s is None  # one step: no rate yet, rather than an ETA of hours
     clock[0] += 2.0
     tracker.step(0, 21, 1.0, 0.5)  # 20 steps in 2 s: 10 steps/s, 200 - 21 steps to go
-    assert seen[-1]["eta_s"] == pytest.approx(17.9)
+    assert seen[-1].eta_s == pytest.approx(17.9)

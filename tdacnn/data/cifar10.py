@@ -27,7 +27,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
-#: official batch name -> MD5 (torchvision's list); a mismatch is reported, not fatal (subsets)
+#: official batch name -> MD5 (torchvision's ``CIFAR10.train_list + test_list``);
+#: a mismatch is logged, not fatal (subsets)
 CIFAR10_MD5 = {
     "data_batch_1": "c99cafc152244af753f735de768cd75f",
     "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
@@ -89,7 +90,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise UserError(f"{path} is not a CIFAR-10 batch: {exc}") from None
         raise UserError(f"{path} is corrupt or truncated ({exc})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, OSError) as exc:
-        raise UserError(f"{path} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        raise UserError(f"{path} is corrupt or truncated ({type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, dict):
         raise UserError(f"{path} is not a CIFAR-10 batch (not a dict)")
     obj = {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}

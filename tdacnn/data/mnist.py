@@ -20,7 +20,7 @@ __all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "mnist_folder", "read_idx",
 
 log = logging.getLogger(__name__)
 
-#: official file stem -> MD5 of the official ``.gz`` file
+#: official file stem -> MD5 of the official ``.gz`` file (torchvision's ``MNIST.resources``)
 MNIST_FILES = {
     "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -100,7 +100,8 @@ def load_mnist(root: str | Path, train: bool = True, check: bool = True) -> tupl
                 f"or point root at a folder holding MNIST/raw/"
             )
         if check and path.suffix == ".gz" and md5sum(path) != MNIST_FILES[stem]:
-            raise UserError(f"{path} does not match the official MNIST checksum (corrupt or truncated); delete it and download it again")
+            raise UserError(f"{path} does not match the official MNIST checksum (corrupt or truncated); "
+                            "delete it and download it again")
         paths[kind] = path
     images = read_idx(paths["images-idx3-ubyte"], 3)
     labels = read_idx(paths["labels-idx1-ubyte"], 1).astype(np.int64)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from tdacnn.errors import UserError
 from tdacnn.nets.layers import ConvLayer
+from tdacnn.progress import ProgressFn
 
 __all__ = ["VGG16_CONV_SHAPES", "is_vgg16", "fetch_vgg16_imagenet", "VGG16_FILE"]
 
@@ -35,20 +36,18 @@ def is_vgg16(layers: Sequence[ConvLayer]) -> bool:
     return tuple(layer.shape for layer in layers) == VGG16_CONV_SHAPES
 
 
-def fetch_vgg16_imagenet(
-    dest: str | Path, progress: bool | Callable[[int, int], None] = True, *, url: str | None = None
-) -> Path:
+def fetch_vgg16_imagenet(dest: str | Path, progress: bool | ProgressFn = True, *, url: str | None = None) -> Path:
     """Download torchvision's ImageNet VGG16 weights (``weights="IMAGENET1K_V1"``) into ``dest``.
 
     Parameters
     ----------
     dest : path
         A folder; the file is ``dest/vgg16-397923af.pth`` (kept if already there).
-    progress : bool or callable(done_bytes, total_bytes)
-        ``True`` shows torchvision's progress bar; a callable is called as the
-        download proceeds (the app's progress bar).
+    progress : bool or callable(Progress)
+        ``True`` draws a bar on stderr (:class:`~tdacnn.progress.TqdmBar`); a callable receives
+        :class:`~tdacnn.progress.Progress` records counted in bytes (the app's progress bar).
     url : str, optional
-        Where to download from; torchvision's URL by default.
+        Where to download from; torchvision's URL (and its SHA-256 prefix check) by default.
 
     Returns
     -------
@@ -66,39 +65,23 @@ def fetch_vgg16_imagenet(
         return target
     from torchvision.models import VGG16_Weights
 
+    from tdacnn.data.download import download_url
+    from tdacnn.progress import TqdmBar
+
     official = VGG16_Weights.IMAGENET1K_V1.url
     url = url or official
-    part = target.with_name(target.name + ".part")
+    bar = TqdmBar(desc=f"{VGG16_FILE} ") if progress is True else None
+    report = progress if callable(progress) else (bar or (lambda p: None))
     try:
-        _download(url, part, progress, "397923af" if url == official else None)
-    except Exception as exc:  # noqa: BLE001 - any network failure means "cannot download"
-        part.unlink(missing_ok=True)
+        download_url(url, target, progress=report, sha256_prefix="397923af" if url == official else None)
+    except UserError as exc:
+        why = str(exc.__cause__ or "the file's checksum does not match")[:120]
         raise UserError(
-            f"cannot download the ImageNet VGG16 weights ({str(exc)[:120] or type(exc).__name__}); "
+            f"cannot download the ImageNet VGG16 weights ({why}); "
             f"download {url} on a machine that has internet, copy it to {target} (or anywhere) and run "
             f"'tdacnn analyze path/to/{VGG16_FILE} --layer 5' (or 'tdacnn layers path/to/{VGG16_FILE}')"
-        ) from None
-    part.replace(target)
+        ) from exc
+    finally:
+        if bar is not None:
+            bar.close()
     return target
-
-
-def _download(url: str, part: Path, progress: bool | Callable[[int, int], None], hash_prefix: str | None) -> None:
-    if callable(progress):
-        import hashlib
-        import urllib.request
-
-        sha = hashlib.sha256()
-        with urllib.request.urlopen(url, timeout=30) as resp, open(part, "wb") as fh:  # noqa: S310 - fixed https URL
-            total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := resp.read(1 << 20):
-                fh.write(chunk)
-                sha.update(chunk)
-                done += len(chunk)
-                progress(done, total)
-        if hash_prefix and not sha.hexdigest().startswith(hash_prefix):
-            raise ValueError(f"the downloaded file's checksum does not match ({hash_prefix}...)")
-    else:
-        from torch.hub import download_url_to_file
-
-        download_url_to_file(url, str(part), hash_prefix=hash_prefix, progress=bool(progress))

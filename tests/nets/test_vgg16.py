@@ -64,20 +64,32 @@ def test_not_vgg16(small_files):
 
 
 def test_fetch_offline_says_how_to_supply_a_file(tmp_path, monkeypatch):
-    import tdacnn.nets.vgg as vgg
+    import urllib.request
 
-    def no_network(url, part, *args):
-        part.write_bytes(b"partial")  # a half-finished download must not be kept
-        raise OSError("Network is unreachable")
+    class CutOff:  # the connection drops after the first block
+        def __init__(self):
+            self.headers = {"Content-Length": "1000"}
+            self.blocks = [b"partial"]
 
-    monkeypatch.setattr(vgg, "_download", no_network)
+        def read(self, n):
+            if self.blocks:
+                return self.blocks.pop()
+            raise OSError("Network is unreachable")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *args, **kwargs: CutOff())
     with pytest.raises(UserError, match=r"cannot download .*tdacnn analyze path/to/vgg16-397923af.pth --layer 5"):
         fetch_vgg16_imagenet(tmp_path, progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # a half-finished download is not kept
 
 
 def test_fetch_offline_real_network(tmp_path):
     """A real download attempt that cannot connect fails with the same clear message."""
     with pytest.raises(UserError, match="cannot download the ImageNet VGG16 weights"):
-        fetch_vgg16_imagenet(tmp_path, progress=lambda done, total: None, url="http://127.0.0.1:9/vgg16.pth")
+        fetch_vgg16_imagenet(tmp_path, progress=lambda p: None, url="http://127.0.0.1:9/vgg16.pth")
     assert list(tmp_path.iterdir()) == []

@@ -50,6 +50,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--vgg16", type=Path, action="append", default=[], metavar="FILE",
                    help="a VGG16 checkpoint to analyse (repeatable)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for tests (seconds; results meaningless)")
+    p.add_argument("--profile", choices=("quick", "cpu", "full", "gpu"), default=None,
+                   help="sizes: quick (tests), cpu (half an hour on 2 cores), full (the paper's ensemble sizes, "
+                        "a few hours on 2 cores), gpu (full size on CUDA); default gpu on CUDA, else cpu")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: the full-size gpu profile on a CUDA GPU, else the cpu profile")
     p.add_argument("--runs", type=Path, default=None, metavar="DIR",
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from tdacnn.training.ensemble import resolve_device
 
     device = resolve_device(args.device)
-    profile = "quick" if args.quick else ("gpu" if device == "cuda" else "cpu")
+    profile = "quick" if args.quick else (args.profile or ("gpu" if device == "cuda" else "cpu"))
     settings = settings_for(profile, args.networks, args.iterations, args.seed)
     data_root = (args.data_root.expanduser() if args.data_root is not None else default_data_root()).resolve()
     for f in args.vgg16:
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
     runs_root = args.runs.expanduser() if args.runs else default_runs_root()
     train_root = data_root
-    if args.quick:  # tests: the first images only (reading and evaluating whole datasets dominates)
+    if profile == "quick":  # tests: the first images only (reading and evaluating whole datasets dominates)
         from tdacnn.reproduce.quickdata import QUICK_TEST, QUICK_TRAIN, quick_data_root
 
         train_root = quick_data_root(data_root, runs_root / f"quick-data-{_slug(data_root)}")
@@ -119,10 +122,13 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(settings=settings, out_dir=out, data_root=train_root, runs_root=runs_root, device=device,
                   download=args.download, vgg16=list(args.vgg16), say=say)
     say(f"tdacnn reproduce: profile {profile} on {device}, data from {data_root}, writing to {out}")
-    results = reproduce(ctx, args.only or PARTS)
-    write_results(results, out)
-    report = write_html(results, out)
-    write_summary(results, out)
+    def write(results: dict) -> Path:  # after every part, so a stopped reproduction keeps what it finished
+        write_results(results, out)
+        write_summary(results, out)
+        return write_html(results, out)
+
+    results = reproduce(ctx, args.only or PARTS, on_part=write)
+    report = write(results)
     failed = [n for n, e in results["experiments"].items() if e["status"] == "failed"]
     if args.json:
         json.dump(jsonable(results), sys.stdout)

@@ -1,15 +1,19 @@
-"""Write a reproduction's ``results.json`` and its self-contained ``report.html``.
+"""Write a reproduction's ``results.json``, its self-contained ``report.html`` and ``SUMMARY.md``.
 
 The HTML embeds every PNG as a ``data:`` URI, so the one file can be mailed or
-attached to an issue; the PNGs are also written beside it for the README.
+attached to an issue; the PNGs are also written beside it for the README.  Both
+documents are Jinja2 templates (``templates/report.html.j2``, autoescaped, and
+``templates/SUMMARY.md.j2``); this module only turns a results document — fresh,
+or loaded from ``results.json`` — into the values they show.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -106,100 +110,107 @@ def cloud_rows(name: str, result: dict) -> tuple[list[str], list[list[Any]]]:
     return [], []
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return ""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td class='{_cls(v)}'>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>"
-                   for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _cls(v: Any) -> str:
+    """The CSS class of a verdict cell ("" for any other value)."""
     return {"seen": "seen", "partly seen": "partly", "not seen": "notseen"}.get(v, "") if isinstance(v, str) else ""
 
 
-def _kv(d: dict) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in d.items())
-    return f"<table class='kv'>{rows}</table>"
+# ------------------------------------------------------------------ templates
+@functools.lru_cache(maxsize=1)
+def _environment():
+    """The Jinja2 environment of ``templates/``: HTML autoescaped, Markdown not."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=PackageLoader("tdacnn.reproduce", "templates"),
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = _fmt
+    env.filters["verdict_class"] = _cls
+    return env
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{font-size:1.6em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.85em} td,th{border:1px solid #ddd;padding:3px 7px;
-text-align:left;vertical-align:top} th{background:#f4f4f4}
-td.seen{background:#d5f5d5} td.partly{background:#fff3c4} td.notseen{background:#fbd8d8}
-figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{font-size:.85em;color:#555}
-.summary{background:#f7f9fc;border-left:4px solid #5b8def;padding:.5em 1em} .notes li{font-size:.9em}
-details{margin:.5em 0} pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.8em}
-.kv th{width:14em}
-"""
+def _render(template: str, path: Path, context: dict) -> Path:
+    path.write_text(_environment().get_template(template).render(**context), encoding="utf-8")
+    return path
+
+
+def _html_context(results: dict, out_dir: Path) -> dict:
+    """What ``report.html.j2`` shows: every value as the page states it, PNGs read from ``out_dir``."""
+    settings = results.get("settings", {})
+    exps = results.get("experiments", {})
+    experiments = []
+    for name, e in exps.items():
+        header, rows = cloud_rows(name, e)
+        figures = [{"file": f["file"], "caption": f.get("caption", ""),
+                    "base64": base64.b64encode((out_dir / f["file"]).read_bytes()).decode()}
+                   for f in e.get("figures", []) if (out_dir / f["file"]).is_file()]
+        experiments.append({
+            "name": name, "title": e.get("title", name), "verdict": str(e.get("verdict")),
+            "summary": e.get("summary", ""), "header": header, "rows": rows,
+            "numbers": {k: v for k, v in e.get("numbers", {}).items() if not isinstance(v, (dict, list))},
+            "notes": e.get("notes") or [], "figures": figures,
+            "params": json.dumps(jsonable(e["params"]), indent=1) if e.get("params") else ""})
+    return {
+        "created": str(results.get("created")), "device": str(results.get("device")),
+        "profile": str(settings.get("profile")), "rule": _rule(results), "notes": settings.get("notes", []),
+        "unfinished": list(results.get("unfinished") or []),
+        "overview": {"header": ["experiment", "status", "verdict", "seconds (total)", "of which training"],
+                     "rows": [[e.get("title"), e.get("status"), e.get("verdict"), e.get("seconds"),
+                               e.get("seconds_training")] for e in exps.values()]},
+        "experiments": experiments,
+        "settings": {k: v for k, v in settings.items() if k != "notes"},
+        "paths": {"data root": results.get("data_root"), "training runs cached in": results.get("runs_root"),
+                  "command": results.get("command")},
+        "versions": results.get("versions", {}), "timings": results.get("timings", {}),
+        "results_json": json.dumps(jsonable(results), indent=1)[:200000],
+    }
 
 
 def write_html(results: dict, out_dir: Path) -> Path:
-    """Write ``out_dir/report.html`` from the results document and the PNGs in ``out_dir``."""
+    """Write ``out_dir/report.html`` from the results document and the PNGs in ``out_dir``.
+
+    Parameters
+    ----------
+    results : dict
+        The results document, as :func:`tdacnn.reproduce.runner.reproduce` returns it or as
+        ``results.json`` holds it.
+    out_dir : Path
+        The folder holding the figures' PNGs; the report is written there.
+
+    Returns
+    -------
+    Path
+        ``out_dir/report.html``: one self-contained file, every PNG inlined as a ``data:`` URI.
+    """
     out_dir = Path(out_dir)
-    exps = results.get("experiments", {})
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>tdacnn reproduction</title>"
-             f"<style>{_CSS}</style></head><body>",
-             "<h1>tdacnn reproduction of Gabrielsson &amp; Carlsson (and Carlsson et al. 2008)</h1>",
-             f"<p>Created {html.escape(str(results.get('created')))} on device "
-             f"<b>{html.escape(str(results.get('device')))}</b>, profile "
-             f"<b>{html.escape(str(results.get('settings', {}).get('profile')))}</b>. "
-             f"Verdicts: <b>seen</b> = {html.escape(_rule(results))}</p>"]
-    for note in results.get("settings", {}).get("notes", []):
-        parts.append(f"<p><b>{html.escape(note)}</b></p>")
-    parts.append("<h2>Verdicts and timings</h2>")
-    parts.append(_table(["experiment", "status", "verdict", "seconds (total)", "of which training"],
-                        [[e.get("title"), e.get("status"), e.get("verdict"), e.get("seconds"),
-                          e.get("seconds_training")] for e in exps.values()]))
-    for name, e in exps.items():
-        parts.append(f"<h2 id='{html.escape(name)}'>{html.escape(e.get('title', name))}</h2>")
-        parts.append(f"<p class='summary'><b>{html.escape(str(e.get('verdict')))}</b> — "
-                     f"{html.escape(e.get('summary', ''))}</p>")
-        header, rows = cloud_rows(name, e)
-        parts.append(_table(header, rows))
-        nums = {k: v for k, v in e.get("numbers", {}).items() if not isinstance(v, (dict, list))}
-        if nums:
-            parts.append(_kv(nums))
-        if e.get("notes"):
-            parts.append("<ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in e["notes"]) + "</ul>")
-        for fig in e.get("figures", []):
-            path = out_dir / fig["file"]
-            if not path.is_file():
-                continue
-            b64 = base64.b64encode(path.read_bytes()).decode()
-            parts.append(f"<figure><img alt='{html.escape(fig['file'])}' src='data:image/png;base64,{b64}'>"
-                         f"<figcaption>{html.escape(fig['file'])}: {html.escape(fig.get('caption', ''))}"
-                         "</figcaption></figure>")
-        if e.get("params"):
-            parts.append("<details><summary>parameters</summary><pre>"
-                         + html.escape(json.dumps(jsonable(e["params"]), indent=1)) + "</pre></details>")
-    parts.append("<h2>Parameters</h2>")
-    parts.append(_kv({k: v for k, v in results.get("settings", {}).items() if k != "notes"}))
-    parts.append(_kv({"data root": results.get("data_root"), "training runs cached in": results.get("runs_root"),
-                      "command": results.get("command")}))
-    parts.append("<p>Density: codensity = distance to the k-th nearest neighbour, keep the densest p %; "
-                 "k follows the paper's ratio (k = 200 on 6,400 filters) as round(200·n/6400) within "
-                 "[k_min, k_max], except for the natural patches (the 2008 paper's k). Mapper: lens = first two "
-                 "principal components, cover of n_cubes² overlapping rectangles, single-linkage clusters cut at "
-                 "mapper_cut_factor × the median nearest-neighbour distance of the filtered cloud (the cut used "
-                 "is in each experiment's parameters). "
-                 "Barcodes: Vietoris–Rips on max-min landmarks; a bar is significant when its p-value against "
-                 "the same pipeline on as many random Gaussian 3×3 filters is at most 0.01 "
-                 "(tdacnn.topology.significance; the table that chose this rule is docs/significance.md).</p>")
-    parts.append("<h2>Software</h2>")
-    parts.append(_kv(results.get("versions", {})))
-    parts.append("<h2>Timings (seconds)</h2>")
-    parts.append(_kv(results.get("timings", {})))
-    parts.append("<details><summary>results.json</summary><pre>"
-                 + html.escape(json.dumps(jsonable(results), indent=1)[:200000]) + "</pre></details>")
-    parts.append("</body></html>")
-    path = out_dir / "report.html"
-    path.write_text("\n".join(p for p in parts if p))
-    return path
+    return _render("report.html.j2", out_dir / "report.html", _html_context(results, out_dir))
+
+
+def _summary_context(results: dict, out_dir: Path, base: Path) -> dict:
+    """What ``SUMMARY.md.j2`` shows; links relative to ``base``."""
+
+    def link(name: str) -> str:
+        return Path(os.path.relpath((out_dir / name).resolve(), base.resolve())).as_posix()
+
+    trained, experiments = [], []
+    for e in results.get("experiments", {}).values():
+        tr = (e.get("params") or {}).get("training") or {}
+        if tr.get("train_s") is not None:
+            trained.append(f"{tr.get('dataset')}: {tr.get('networks')} networks × {tr.get('iterations')} iterations "
+                           f"in {tr['train_s'] / 60:.1f} min ({tr.get('images_per_s')} images/s, {tr.get('backend')}"
+                           f"{', a cached run' if tr.get('reused_cached_run') else ''})")
+        figs = [f for f in e.get("figures", []) if (out_dir / f["file"]).is_file()]
+        shown = figs[:4] + [f for f in figs[4:] if f["file"] == "orientation.png"]
+        experiments.append({
+            "title": e.get("title"), "verdict": e.get("verdict"),
+            "summary": str(e.get("summary", "")).replace("|", "/").replace("\n", " "),
+            "seconds": f"{e.get('seconds') or 0:.0f}",
+            "figures": [{"file": f["file"], "link": link(f["file"])} for f in shown]})
+    settings = results.get("settings", {})
+    return {"profile": settings.get("profile"), "device": results.get("device"), "created": results.get("created"),
+            "minutes": f"{results.get('timings', {}).get('total', 0) / 60:.0f}", "report": link("report.html"),
+            "results_json": link("results.json"), "trained": trained, "experiments": experiments,
+            "rule": _rule(results), "unfinished": list(results.get("unfinished") or [])}
 
 
 def write_summary(results: dict, out_dir: Path, link_base: Path | None = None) -> Path:
@@ -207,46 +218,12 @@ def write_summary(results: dict, out_dir: Path, link_base: Path | None = None) -
 
     Figure links are relative to ``link_base`` (default: the working directory), so a
     report written from the repository root links as ``docs/reproduction/<figure>.png``.
-    """
-    import os
 
+    Returns
+    -------
+    Path
+        ``out_dir/SUMMARY.md``.
+    """
     out_dir = Path(out_dir)
     base = Path(link_base) if link_base is not None else Path.cwd()
-
-    def link(name: str) -> str:
-        return Path(os.path.relpath((out_dir / name).resolve(), base.resolve())).as_posix()
-
-    s = results.get("settings", {})
-    t = results.get("timings", {})
-    lines = [f"Reproduction of Gabrielsson & Carlsson (and Carlsson et al. 2008), profile **{s.get('profile')}** "
-             f"on **{results.get('device')}**, created {results.get('created')} with "
-             f"`tdacnn reproduce` (total {t.get('total', 0) / 60:.0f} min; full report: "
-             f"[{link('report.html')}]({link('report.html')}), numbers: [{link('results.json')}]"
-             f"({link('results.json')})).", "",
-             "| experiment | verdict | what was measured | time |", "|---|---|---|---|"]
-    trained = []
-    for name, e in results.get("experiments", {}).items():
-        tr = (e.get("params") or {}).get("training") or {}
-        if tr.get("train_s") is not None:
-            trained.append(f"{tr.get('dataset')}: {tr.get('networks')} networks × {tr.get('iterations')} iterations "
-                           f"in {tr['train_s'] / 60:.1f} min ({tr.get('images_per_s')} images/s, {tr.get('backend')}"
-                           f"{', a cached run' if tr.get('reused_cached_run') else ''})")
-    if trained:
-        lines[0] += " Training: " + "; ".join(trained) + "."
-    for name, e in results.get("experiments", {}).items():
-        summary = str(e.get("summary", "")).replace("|", "/").replace("\n", " ")
-        lines.append(f"| {e.get('title')} | **{e.get('verdict')}** | {summary} | {e.get('seconds', 0):.0f} s |")
-    lines += ["", f"Verdict rule: *seen* = {_rule(results)}", ""]
-    for name, e in results.get("experiments", {}).items():
-        figs = [f for f in e.get("figures", []) if (out_dir / f["file"]).is_file()]
-        if not figs:
-            continue
-        lines.append(f"**{e.get('title')}**")
-        lines.append("")
-        shown = figs[:4] + [f for f in figs[4:] if f["file"] == "orientation.png"]
-        for f in shown:
-            lines.append(f"![{f['file']}]({link(f['file'])})")
-        lines.append("")
-    path = out_dir / "SUMMARY.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return _render("SUMMARY.md.j2", out_dir / "SUMMARY.md", _summary_context(results, out_dir, base))

@@ -14,7 +14,7 @@ import logging
 import platform
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tdacnn.errors import UserError
 from tdacnn.reproduce.common import Context
@@ -48,8 +48,12 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def reproduce(ctx: Context, parts: Sequence[str] = PARTS) -> dict[str, Any]:
+def reproduce(ctx: Context, parts: Sequence[str] = PARTS,
+              on_part: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run ``parts`` (in report order) and return the results document.
+
+    ``on_part``, when given, receives the document after each part (``unfinished`` lists the parts
+    still to run), so that a reproduction stopped after hours keeps a report of what it finished.
 
     Returns
     -------
@@ -60,6 +64,9 @@ def reproduce(ctx: Context, parts: Sequence[str] = PARTS) -> dict[str, Any]:
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise UserError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    from tdacnn.view.static import require_matplotlib
+
+    require_matplotlib()  # before any training: every part draws its figures with it
     ctx.parts = tuple(p for p in PARTS if p in parts)
     t_all = time.monotonic()
     experiments: dict[str, Any] = {}
@@ -86,7 +93,14 @@ def reproduce(ctx: Context, parts: Sequence[str] = PARTS) -> dict[str, Any]:
         ctx.timings[name] = round(seconds, 1)
         ctx.say(f"[{name}] {result['status']}: {result.get('verdict')} ({seconds:.0f} s)")
         experiments[name] = result
+        if on_part is not None:
+            on_part(_document(ctx, experiments, [p for p in ctx.parts if p not in experiments]))
     ctx.timings["total"] = round(time.monotonic() - t_all, 1)
+    return _document(ctx, experiments, [])
+
+
+def _document(ctx: Context, experiments: dict[str, Any], unfinished: list[str]) -> dict[str, Any]:
+    """The results document of the parts run so far."""
     return {
         "format": "tdacnn-reproduction/1",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -97,6 +111,7 @@ def reproduce(ctx: Context, parts: Sequence[str] = PARTS) -> dict[str, Any]:
         "settings": ctx.settings.to_dict(),
         "versions": software_versions(),
         "timings": dict(ctx.timings),
-        "experiments": experiments,
+        "experiments": dict(experiments),
         "verdicts": {n: e.get("verdict") for n, e in experiments.items()},
+        "unfinished": list(unfinished),
     }

@@ -1,8 +1,9 @@
 """Static pictures with matplotlib: Mapper graphs, barcodes, orientation histograms.
 
 Pure functions from typed results to a matplotlib ``Figure`` (and :func:`to_png`
-for the bytes), used by ``tdacnn reproduce`` for its report.  matplotlib runs on
-the non-interactive ``Agg`` backend and is imported inside the functions.
+for the bytes), used by ``tdacnn reproduce`` for its report.  matplotlib is an
+optional extra (``pip install 'tdacnn[report]'``): it runs on the non-interactive
+``Agg`` backend and is imported inside the functions, so the app never loads it.
 
 Filters are drawn on a symmetric gray scale (0 mid-gray, ``+max|f|`` white,
 ``-max|f|`` black), as the app's thumbnails are.
@@ -16,11 +17,29 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["to_png", "graph_positions", "graph_figure", "draw_graph", "barcode_figure", "draw_barcode",
-           "orientation_figure", "dynamics_figure", "depth_figure", "filters_figure"]
+from tdacnn.errors import UserError
+
+__all__ = ["require_matplotlib", "MISSING_MATPLOTLIB", "to_png", "graph_positions", "graph_figure", "draw_graph",
+           "barcode_figure", "draw_barcode", "orientation_figure", "dynamics_figure", "depth_figure", "filters_figure"]
+
+
+#: The one sentence where matplotlib (an optional extra) is missing.
+MISSING_MATPLOTLIB = "the report needs matplotlib: pip install 'tdacnn[report]'"
+
+
+def require_matplotlib() -> None:
+    """Raise :class:`~tdacnn.errors.UserError` (:data:`MISSING_MATPLOTLIB`) unless matplotlib imports.
+
+    ``tdacnn reproduce`` calls it before it trains anything; every figure here calls it too.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise UserError(MISSING_MATPLOTLIB) from exc
 
 
 def _plt():
+    require_matplotlib()
     import matplotlib
 
     matplotlib.use("Agg", force=False)

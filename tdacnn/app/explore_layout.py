@@ -15,23 +15,29 @@ from tdacnn.app.controls import AUTO_CONTROLS, DEFAULTS
 from tdacnn.app.persistence_controls import persistence_group
 from tdacnn.app.url import MAX_SESSION_BYTES, OWNED_KEYS, SLIDER_RANGES, VIEW_DEFAULTS
 from tdacnn.app.widgets import control_id, label, number_input, slider
-from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, LENSES
+from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, available_lenses
 from tdacnn.view.cytoscape import PRESET_LAYOUT, stylesheet
 from tdacnn.view.figures import EXPORT_CONFIG, empty_figure
 
-__all__ = ["layout", "default_source", "ECHOED", "WHEEL_SENSITIVITY", "page_config"]
+__all__ = ["layout", "default_source", "lens_options", "ECHOED", "WHEEL_SENSITIVITY", "page_config"]
 
 #: How often the page looks for new snapshots in the source on view (milliseconds).
 WATCH_MS = 3000
 #: How often a barcode waiting for its verdict is looked at again (milliseconds).
 POLL_MS = 1500
 
-_LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1+2", "codensity": "codensity", "angle": "circle angle"}
+_LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1+2", "codensity": "codensity", "angle": "circle angle",
+                "umap": "UMAP (2-D)"}
 _CLUSTER_LABELS = {"single": "single linkage (distance cut)", "dbscan": "DBSCAN (eps, min samples)"}
 #: Sliders whose value is echoed in their label (clientside, no round trip).
 ECHOED = ("k", "p", "n_cubes", "overlap")
 #: Cytoscape's wheel zoom is 10**(sensitivity * notch / 250): about x1.25 a notch here (x2.5 at 1).
 WHEEL_SENSITIVITY = 0.25
+
+
+def lens_options() -> list[dict]:
+    """The Lens radio's options: the built-in lenses whose package is installed (UMAP needs umap-learn)."""
+    return [{"label": _LENS_LABELS[x], "value": x} for x in available_lenses()]
 
 
 def page_config() -> dict:
@@ -89,7 +95,8 @@ def _controls(source: str | None) -> html.Div:
         label("p (% densest kept)", _slider("p", 1), echo="p", auto="p"),
         html.H4("Mapper"),
         label("Lens", dcc.RadioItems(id=control_id("lens"), value=DEFAULTS["lens"], inline=True,
-                                     options=[{"label": _LENS_LABELS[x], "value": x} for x in LENSES])),
+                                     options=lens_options()),
+              title="UMAP (2-D) is offered where umap-learn is installed; its first use in a process takes seconds"),
         label("Intervals per lens dimension", _slider("n_cubes", 1), echo="n_cubes", auto="n_cubes"),
         label("Overlap", _slider("overlap", 0.05), echo="overlap", auto="overlap",
               title="fraction by which neighbouring intervals overlap"),

@@ -38,7 +38,8 @@ __all__ = ["controls", "point_info", "legend_children", "find_nodes", "pending_s
 log = logging.getLogger(__name__)
 
 #: The lens named in legends and tooltips (the lens colour uses its first component).
-LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1", "codensity": "codensity", "angle": "circle angle"}
+LENS_LABELS = {"pca1": "PCA 1", "pca2": "PCA 1", "codensity": "codensity", "angle": "circle angle",
+               "umap": "UMAP 1"}
 #: The find boxes: provenance field → label.
 FIND_FIELDS = {"network": "network", "out_channel": "output ch.", "in_channel": "input ch."}
 

@@ -39,7 +39,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from tdacnn.topology.params import DensityParams, MapperParams
+from tdacnn.topology.params import LENS_DIMENSIONS, DensityParams, MapperParams
 
 __all__ = ["readable_nodes", "AUTO_NAMES", "DENSITY_NAMES", "MAPPER_NAMES", "default_k", "default_p", "clustering_scale",
            "suggest_density", "suggest_mapper", "CUBE_CANDIDATES", "TARGET_NODES", "SCALE_FACTOR",
@@ -169,7 +169,7 @@ def suggest_mapper(points: np.ndarray, build: Callable[[MapperParams], object], 
         min_samples=int(fixed["min_samples"]) if fixed.get("min_samples") is not None else DEFAULT_MIN_SAMPLES)
     if fixed.get("n_cubes") is not None:
         return params
-    dims = 2 if lens == "pca2" else 1
+    dims = LENS_DIMENSIONS.get(lens, 1)
     lo, hi = readable_nodes(len(points))
     target = min(TARGET_NODES, max(lo, len(points) // 3))  # a tiny cloud: about one node per 3 points
     best: tuple | None = None

@@ -75,7 +75,7 @@ def compute_lens(points: np.ndarray, codensity: np.ndarray | None, lens: str,
     points : ndarray of shape (m, d)
     codensity : ndarray of shape (m,) or None
         Needed for ``lens="codensity"``.
-    lens : {"pca1", "pca2", "codensity", "angle"}
+    lens : {"pca1", "pca2", "codensity", "angle", "umap"}
     kernel_shape : (kh, kw)
         ``"angle"`` needs 3×3 filters; its values are angles in ``[0, 2π)``
         (:func:`~tdacnn.topology.orientation.orientation`), a periodic lens.
@@ -83,7 +83,8 @@ def compute_lens(points: np.ndarray, codensity: np.ndarray | None, lens: str,
     Returns
     -------
     ndarray of shape (m, 1) or (m, 2)
-        PCA components have a deterministic sign (largest loading positive).
+        PCA components have a deterministic sign (largest loading positive);
+        ``"umap"`` is seeded (:func:`~tdacnn.topology.estimators.umap_lens`).
     """
     x = np.asarray(points, dtype=np.float64)
     if lens in ("pca1", "pca2"):
@@ -107,6 +108,10 @@ def compute_lens(points: np.ndarray, codensity: np.ndarray | None, lens: str,
         from tdacnn.topology.orientation import orientation
 
         return orientation(x)[0].reshape(-1, 1)
+    if lens == "umap":
+        from tdacnn.topology.estimators import apply_lens, umap_lens
+
+        return apply_lens(umap_lens(len(x)), x)
     raise UserError(f"unknown lens {lens!r}")
 
 

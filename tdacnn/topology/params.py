@@ -27,11 +27,17 @@ __all__ = [
     "MAX_POINTS",
     "is_prime",
     "LENSES",
+    "LENS_DIMENSIONS",
+    "available_lenses",
     "CLUSTERERS",
     "CHANNEL_MODES",
 ]
 
-LENSES = ("pca1", "pca2", "codensity", "angle")
+LENSES = ("pca1", "pca2", "codensity", "angle", "umap")
+#: Lens name -> number of lens dimensions (each gets ``n_cubes`` intervals).
+LENS_DIMENSIONS = {"pca1": 1, "pca2": 2, "codensity": 1, "angle": 1, "umap": 2}
+#: Lenses that need an optional package (lens name -> module): ``pip install 'tdacnn[umap]'``.
+_LENS_MODULES = {"umap": "umap"}
 CLUSTERERS = ("dbscan", "single")
 CHANNEL_MODES = ("each", "sum", "mean")
 
@@ -51,6 +57,14 @@ class _Params:
     def from_dict(cls, d: dict):
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def available_lenses() -> tuple[str, ...]:
+    """The lenses of :data:`LENSES` whose optional package is installed (looked up, not imported)."""
+    import importlib.util
+
+    return tuple(name for name in LENSES
+                 if name not in _LENS_MODULES or importlib.util.find_spec(_LENS_MODULES[name]) is not None)
 
 
 def _require(ok: bool, message: str) -> None:
@@ -148,9 +162,10 @@ class MapperParams(_Params):
 
     Parameters
     ----------
-    lens : {"pca1", "pca2", "codensity", "angle"}
-        First or first two principal components, the codensity itself, or the
-        angle on the primary circle.
+    lens : {"pca1", "pca2", "codensity", "angle", "umap"}
+        First or first two principal components, the codensity itself, the
+        angle on the primary circle, or a seeded 2-D UMAP embedding (needs
+        ``umap-learn``, :func:`~tdacnn.topology.estimators.umap_lens`).
     n_cubes : int
         Intervals per lens dimension (≥ 1).
     overlap : float
@@ -159,7 +174,7 @@ class MapperParams(_Params):
         DBSCAN (``eps``, ``min_samples``), or single-linkage cut at ``distance_cut``.
     """
 
-    lens: Literal["pca1", "pca2", "codensity", "angle"] = "pca2"
+    lens: Literal["pca1", "pca2", "codensity", "angle", "umap"] = "pca2"
     n_cubes: int = 10
     overlap: float = 0.3
     clusterer: Literal["dbscan", "single"] = "single"

@@ -22,7 +22,7 @@ def read(search: str) -> url.UrlState:
     ("?n_cubes=-3", ["n_cubes", "automatic"]),
     ("?k=5000", ["k = 5000 is outside the slider's range 1 to 300"]),
     ("?overlap=2", ["overlap"]),
-    ("?lens=foo", ["lens must be one of pca1, pca2, codensity, angle; got 'foo'", "default (pca2)"]),
+    ("?lens=foo", ["lens must be one of pca1, pca2, codensity, angle, umap; got 'foo'", "default (pca2)"]),
     ("?clusterer=kmeans", ["clusterer must be one of"]),
     ("?channels=7", ["channels must be one of each, sum, mean"]),
     ("?maxdim=5", ["maxdim must be one of 0, 1, 2"]),

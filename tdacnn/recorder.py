@@ -121,7 +121,7 @@ class Recorder:
             try:
                 ws = WeightSet.load(self.path)
             except WeightSetError as exc:
-                raise UserError(f"{self.path}: the recorded weights cannot be read ({exc})") from None
+                raise UserError(f"{self.path}: the recorded weights cannot be read ({exc})") from exc
             for e in ws.entries:
                 self._entries[(e.iteration, e.network, e.layer)] = e
             names = ws.layer_names()

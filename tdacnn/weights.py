@@ -216,7 +216,7 @@ class WeightSet:
             raise
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError, zlib.error,
                 NotImplementedError, RuntimeError, tokenize.TokenError) as exc:  # what zipfile/zlib/numpy raise on damaged bytes
-            raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from None
+            raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from exc
         return cls(entries, header.get("meta", {}))
 
     @classmethod
@@ -245,4 +245,4 @@ def _check_budget(path: Path) -> None:
     except UserError as exc:
         raise WeightSetError(str(exc)) from None
     except (OSError, ValueError, zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError) as exc:
-        raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from None
+        raise WeightSetError(f"{path.name} is not a readable weight set: {exc}") from exc

@@ -237,7 +237,7 @@ def session_query(content: bytes | str) -> str:
         try:
             request = ExploreRequest.from_dict(data["request"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"the request in this file does not parse ({exc})") from None
+            raise UserError(f"the request in this file does not parse ({exc})") from exc
         pairs = _raw_pairs(to_query(request))
         view = data.get("view") if isinstance(data.get("view"), dict) else {}
         pairs.update({k: str(v) for k, v in view.items() if k in VIEW_DEFAULTS and v != VIEW_DEFAULTS[k]})

@@ -110,7 +110,7 @@ def load_source(source: str, cloud_params, blur: float = 0.0, n_patches: int = 1
             ws = read_weightset([path], layers=[layer])
             return a.cloud(ws, cloud_params.__class__(layer, cloud_params.iteration, cloud_params.channels))
     except WeightSetError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from exc
     raise UserError(f"{path.name}: unknown file type {path.suffix!r}; use .npy, .npz, "
                     f"{', '.join(CHECKPOINT_SUFFIXES)}, a run folder or natural-patches")
 

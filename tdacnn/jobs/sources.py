@@ -234,4 +234,4 @@ def load_source(source_id: str) -> WeightSet:
     try:
         return _load(str(weights), weights.stat().st_mtime_ns)
     except (WeightSetError, OSError, EOFError, zlib.error) as exc:  # a damaged file on disk
-        raise UserError(f"source {quote(source_id)} cannot be read: {exc}") from None
+        raise UserError(f"source {quote(source_id)} cannot be read: {exc}") from exc

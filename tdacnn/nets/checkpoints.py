@@ -139,7 +139,7 @@ def _load_weightset(p: Path) -> WeightSet:
     try:
         return WeightSet.load(p)
     except WeightSetError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from exc
 
 
 def list_conv_layers(source: Source) -> list[ConvLayer]:

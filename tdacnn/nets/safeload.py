@@ -130,7 +130,7 @@ def sniff_format(path: Path) -> Format:
         try:
             zf = zipfile.ZipFile(path)
         except Exception as exc:  # noqa: BLE001 - BadZipFile, NotImplementedError, OverflowError ...
-            raise UserError(f"{path.name} is a damaged or truncated zip archive ({_first_line(exc)})") from None
+            raise UserError(f"{path.name} is a damaged or truncated zip archive ({_first_line(exc)})") from exc
         with zf:  # declared sizes first: a small archive may unpack to gigabytes
             check_archive(path, zf)
             names = zf.namelist()
@@ -208,9 +208,9 @@ def _open_torch(path: Path, fmt: Format) -> TensorSource:
         refusal_error = refusal(path, fmt)
         if refusal_error is not None:
             raise refusal_error from None
-        raise UserError(f"{path.name} is a damaged or truncated PyTorch file ({_reason(exc)})") from None
+        raise UserError(f"{path.name} is a damaged or truncated PyTorch file ({_reason(exc)})") from exc
     except Exception as exc:  # noqa: BLE001 - hostile bytes can make torch raise anything
-        raise UserError(f"{path.name} is a damaged or truncated PyTorch file ({_reason(exc)})") from None
+        raise UserError(f"{path.name} is a damaged or truncated PyTorch file ({_reason(exc)})") from exc
     tensors, extras = unwrap_checkpoint(obj, path.name)
     for name, t in tensors.items():
         if t.numel() * t.element_size() > MAX_TENSOR_BYTES:

@@ -67,7 +67,7 @@ def open_h5(source: Path | Any, label: str) -> Any:
     try:
         return h5py.File(source, "r", locking=False)
     except Exception as exc:  # noqa: BLE001 - OSError, ValueError ... from hostile bytes
-        raise UserError(f"{label} is a damaged or truncated HDF5 file ({_first_line(exc)})") from None
+        raise UserError(f"{label} is a damaged or truncated HDF5 file ({_first_line(exc)})") from exc
 
 
 def child(group: Any, key: str, label: str) -> Any:
@@ -83,7 +83,7 @@ def child(group: Any, key: str, label: str) -> Any:
     try:
         link = group.get(key, getlink=True)
     except Exception as exc:  # noqa: BLE001 - a damaged link table
-        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from None
+        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from exc
     if link is None:
         raise UserError(f"{label} names {quote(_join(group.name, key))} but holds no such entry; it is damaged")
     if isinstance(link, h5py.ExternalLink):
@@ -95,7 +95,7 @@ def child(group: Any, key: str, label: str) -> Any:
     try:
         return group[key]
     except Exception as exc:  # noqa: BLE001 - a damaged object header
-        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from None
+        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from exc
 
 
 def resolve(group: Any, path: str, label: str) -> Any:
@@ -123,7 +123,7 @@ def children(group: Any, label: str, counter: list[int]) -> Iterator[tuple[str, 
         keys = list(group.keys())
         tracked = bool(group.id.get_create_plist().get_link_creation_order())
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from None
+        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from exc
     if not tracked:  # h5py lists names alphabetically; natural order keeps conv2d_2 before conv2d_10
         keys.sort(key=natural_key)
     for key in keys:
@@ -168,7 +168,7 @@ def dataset_info(ds: Any, label: str, file_size: int) -> tuple[tuple[int, ...], 
         plist = ds.id.get_create_plist()
         filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{label}: dataset {name} is damaged ({_first_line(exc)})") from None
+        raise UserError(f"{label}: dataset {name} is damaged ({_first_line(exc)})") from exc
     if external or virtual:
         raise UserError(f"{label}: dataset {name} keeps its data in other files; "
                         "tdacnn reads weights from the file itself only")

@@ -91,7 +91,7 @@ def _open_zip_file(path: Path, fmt: Format) -> TensorSource:
     try:
         zf = zipfile.ZipFile(path)
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{label} is a damaged or truncated zip archive ({_first_line(exc)})") from None
+        raise UserError(f"{label} is a damaged or truncated zip archive ({_first_line(exc)})") from exc
     with zf:
         check_archive(path, zf)
         names = zf.namelist()
@@ -193,7 +193,7 @@ def _has_vars(f: Any, label: str) -> bool:
     try:
         return "vars" in f or any(c in f for c in CONTAINERS)
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from None
+        raise UserError(f"{label} is a damaged HDF5 file ({_first_line(exc)})") from exc
 
 
 def _keras3_weights(f: Any, label: str, size: int, config: Any) -> tuple[list[KerasWeight], dict[str, Any]]:
@@ -266,7 +266,7 @@ def _zip_config(path: Path, zf: zipfile.ZipFile) -> Any:
     try:
         text = zf.read(info).decode("utf-8")
     except Exception as exc:  # noqa: BLE001 - zlib.error, BadZipFile (CRC), UnicodeDecodeError
-        raise UserError(f"{path.name} is a damaged .keras archive ({_first_line(exc)})") from None
+        raise UserError(f"{path.name} is a damaged .keras archive ({_first_line(exc)})") from exc
     config = _json(text, path.name, "config.json")
     if not isinstance(config, dict):
         raise UserError(f"{path.name} has a damaged config.json (not a JSON object)")
@@ -306,7 +306,7 @@ def _unpack(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
                 left -= len(chunk)
     except Exception as exc:  # noqa: BLE001 - zlib.error, BadZipFile (CRC) ...
         Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"{path.name} is a damaged .keras archive ({_first_line(exc)})") from None
+        raise UserError(f"{path.name} is a damaged .keras archive ({_first_line(exc)})") from exc
     return tmp
 
 

@@ -64,7 +64,7 @@ def _open_npy(path: Path, fmt: Format) -> TensorSource:
             shape, dtype = _npy_header(fh)
             offset = fh.tell()
     except (ValueError, OSError, SyntaxError) as exc:
-        raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from None
+        raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from exc
     name = path.stem
     _check_array_decl(path, name, shape, dtype, path.stat().st_size - offset)
 
@@ -72,7 +72,7 @@ def _open_npy(path: Path, fmt: Format) -> TensorSource:
         try:
             return np.load(path, allow_pickle=False, mmap_mode="r")
         except (ValueError, OSError) as exc:
-            raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from None
+            raise UserError(f"{path.name} is not a readable .npy file ({_first_line(exc)})") from exc
 
     return TensorSource(path, fmt, [name], {name: shape}, {}, "stored", get, None, itemsizes={name: dtype.itemsize})
 
@@ -93,13 +93,13 @@ def _open_npz(path: Path, fmt: Format) -> TensorSource:
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - zlib.error, NotImplementedError ... from hostile archives
-        raise UserError(f"{path.name} is not a readable .npz file ({_first_line(exc)})") from None
+        raise UserError(f"{path.name} is not a readable .npz file ({_first_line(exc)})") from exc
     npz = np.load(path, allow_pickle=False)
 
     def get(name: str) -> np.ndarray:
         try:
             return npz[name]
         except Exception as exc:  # noqa: BLE001 - as above, for the array data
-            raise UserError(f"array {quote(name)} in {path.name} is damaged ({_first_line(exc)})") from None
+            raise UserError(f"array {quote(name)} in {path.name} is damaged ({_first_line(exc)})") from exc
 
     return TensorSource(path, fmt, list(shapes), shapes, {}, "stored", get, npz.close, itemsizes=itemsizes)

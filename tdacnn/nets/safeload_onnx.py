@@ -74,7 +74,7 @@ def _open_onnx(path: Path, fmt: Format) -> TensorSource:
     except Exception as exc:  # noqa: BLE001 - WireError, and anything else hostile bytes provoke
         mm.close()
         reason = str(exc) if isinstance(exc, WireError) else _first_line(exc)
-        raise UserError(f"{label} is a damaged or truncated ONNX model ({reason})") from None
+        raise UserError(f"{label} is a damaged or truncated ONNX model ({reason})") from exc
     try:
         return _source(path, fmt, scan, mm)
     except BaseException:
@@ -196,8 +196,8 @@ def _external(tensor: Any, label: str, base: Path) -> tuple[Path, int, int | Non
     try:
         offset = int(info.get("offset", 0) or 0)
         length = int(info["length"]) if info.get("length") else None
-    except ValueError:
-        raise UserError(f"{label}: tensor {quote(tensor.name)} has a damaged external-data entry") from None
+    except ValueError as exc:
+        raise UserError(f"{label}: tensor {quote(tensor.name)} has a damaged external-data entry") from exc
     escape = (not location or "\x00" in location or PurePosixPath(location).is_absolute()
               or PureWindowsPath(location).is_absolute() or PureWindowsPath(location).drive
               or ".." in PurePosixPath(location.replace("\\", "/")).parts)

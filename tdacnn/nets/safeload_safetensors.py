@@ -61,8 +61,8 @@ def _check_safetensors_header(path: Path) -> dict[str, Any]:
             shape = [int(s) for s in info["shape"]]
             begin, end = (int(x) for x in info["data_offsets"])
             width = _ST_DTYPE_BYTES[info["dtype"]]
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{path.name}: tensor {quote(name)} has a damaged safetensors entry") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path.name}: tensor {quote(name)} has a damaged safetensors entry") from exc
         nbytes = width * int(np.prod(shape, dtype=object))
         if min(shape, default=0) < 0 or nbytes > MAX_TENSOR_BYTES or end > data_len or begin < 0 or end - begin != nbytes:
             raise UserError(
@@ -81,7 +81,7 @@ def _open_safetensors(path: Path, fmt: Format) -> TensorSource:
         handle = safe_open(str(path), framework="pt")
         handle.__enter__()
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise UserError(f"{path.name} is not a readable safetensors file ({_first_line(exc)})") from None
+        raise UserError(f"{path.name} is not a readable safetensors file ({_first_line(exc)})") from exc
     names = sorted((k for k in header if k != "__metadata__"), key=natural_key)
     shapes = {k: tuple(int(s) for s in header[k]["shape"]) for k in names}
     meta = header.get("__metadata__") or {}

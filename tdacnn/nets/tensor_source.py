@@ -96,7 +96,7 @@ class TensorSource:
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - sparse/quantized tensors, damaged data
-            raise UserError(f"tensor {quote(name)} in {self.path.name} cannot be read ({_first_line(exc)})") from None
+            raise UserError(f"tensor {quote(name)} in {self.path.name} cannot be read ({_first_line(exc)})") from exc
         if arr.dtype.kind not in "fiub":
             raise UserError(f"tensor {quote(name)} in {self.path.name} is not real-valued (dtype {arr.dtype})")
         arr = np.array(arr, dtype=np.float64 if arr.dtype == np.float64 else np.float32, copy=True)

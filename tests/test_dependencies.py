@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Import name -> distribution name, where they differ.
 DISTRIBUTION = {"PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image", "gph": "giotto-ph",
-                "google": "protobuf", "dash_cytoscape": "dash-cytoscape", "yaml": "pyyaml"}
+                "google": "protobuf", "dash_cytoscape": "dash-cytoscape", "yaml": "pyyaml",
+                "umap": "umap-learn"}
 
 
 def _name(requirement: str) -> str:

@@ -43,6 +43,12 @@ def browser():
         b.close()
 
 
+#: Errors thrown inside cytoscape.js when an event or frame reaches an instance dash-cytoscape has just
+#: destroyed (the graph re-mounted while the page changed); the page is unaffected. A known race of the
+#: library (cytoscape.js issues 1499, 1528), seen once in a hundred page loads on the loaded 2-core machine.
+LIBRARY_TEARDOWN_ERRORS = frozenset({"Cannot read properties of null (reading 'notify')"})
+
+
 @pytest.fixture
 def page(browser):
     """A fresh browser context and page (1500x1000); ``page.console_errors`` lists errors seen."""
@@ -50,7 +56,7 @@ def page(browser):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("pageerror", lambda e: None if str(e) in LIBRARY_TEARDOWN_ERRORS else errors.append(str(e)))
     pg.console_errors = errors
     pg.set_default_timeout(60_000)
     yield pg

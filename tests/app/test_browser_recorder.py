@@ -40,7 +40,7 @@ def test_the_page_picks_up_new_snapshots_of_a_recording(tmp_path, page):
 
         # Dynamics gains a column, and Explore's iteration list the new step, with no reload
         page.wait_for_function("() => [...document.querySelectorAll('#dynamics-grid .cell-title')]"
-                               ".some(c => c.textContent.includes('iteration 50'))", timeout=60_000)
+                               ".some(c => c.textContent.includes('iteration 50'))", timeout=180_000)
         page.click("text=Explore")
         wait_for_graph(page)
         page.click("#explore-iteration")

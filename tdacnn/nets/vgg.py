@@ -29,6 +29,9 @@ VGG16_CONV_SHAPES: tuple[tuple[int, int, int, int], ...] = tuple((o, i, 3, 3) fo
 
 #: torchvision's file name for the ImageNet VGG16 weights (IMAGENET1K_V1).
 VGG16_FILE = "vgg16-397923af.pth"
+#: Where torchvision downloads them from (``VGG16_Weights.IMAGENET1K_V1.url``; a test checks it is still
+#: torchvision's).  Kept here so that tdacnn needs no torchvision at run time.
+VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILE}"
 
 
 def is_vgg16(layers: Sequence[ConvLayer]) -> bool:
@@ -63,12 +66,10 @@ def fetch_vgg16_imagenet(dest: str | Path, progress: bool | ProgressFn = True, *
     target = dest / VGG16_FILE
     if target.is_file() and target.stat().st_size > 500_000_000:
         return target
-    from torchvision.models import VGG16_Weights
-
     from tdacnn.data.download import download_url
     from tdacnn.progress import TqdmBar
 
-    official = VGG16_Weights.IMAGENET1K_V1.url
+    official = VGG16_URL
     url = url or official
     bar = TqdmBar(desc=f"{VGG16_FILE} ") if progress is True else None
     report = progress if callable(progress) else (bar or (lambda p: None))

@@ -1,7 +1,8 @@
 """torchvision's datasets as the reference for tdacnn.data (issue 15): same files, same checksums, and why
 tdacnn still reads them itself.
 
-The readers are ours because torchvision's cannot read the two layouts tdacnn must read (measured with
+torchvision is no longer a dependency of tdacnn (it used it for one URL, now a constant checked here); the
+tests use it as this reference and to build VGG16s.  The readers are ours because torchvision's cannot read the two layouts tdacnn must read (measured with
 torchvision 0.29): a read-only ``MNIST/raw`` holding only the official ``.gz`` files (torchvision checks
 for the *unzipped* names and, with ``download=True``, writes 55 MB of unzipped copies into ``raw/``), and
 a CIFAR-10 folder holding some of the batches (torchvision checks the MD5s of all seven files).  If the
@@ -19,6 +20,15 @@ from torchvision.datasets import CIFAR10, MNIST
 from tdacnn.data.cifar10 import CIFAR10_FOLDER, CIFAR10_MD5, load_cifar10
 from tdacnn.data.download import CIFAR10_TAR_MD5, CIFAR10_URL, MNIST_MIRRORS
 from tdacnn.data.mnist import MNIST_FILES, load_mnist
+
+
+def test_the_vgg16_weights_url_is_torchvisions():
+    """tdacnn fetches VGG16's ImageNet weights without importing torchvision (no longer a dependency)."""
+    from torchvision.models import VGG16_Weights
+
+    from tdacnn.nets.vgg import VGG16_FILE, VGG16_URL
+
+    assert VGG16_URL == VGG16_Weights.IMAGENET1K_V1.url and VGG16_URL.endswith("/" + VGG16_FILE)
 
 
 def test_mirrors_urls_and_checksums_are_torchvisions():

@@ -41,10 +41,6 @@ def _child(code: str, home: Path, timeout: int = 300) -> subprocess.CompletedPro
                           timeout=timeout)
 
 
-def test_the_sentence_is_the_one_the_library_raises():
-    assert static.MISSING_MATPLOTLIB == SENTENCE
-
-
 def test_the_app_serves_its_page_without_matplotlib(tmp_path):
     code = ("import app\n"
             "client = app.server.test_client()\n"

@@ -19,7 +19,7 @@ from tdacnn.topology.params import CHANNEL_MODES, CLUSTERERS, available_lenses
 from tdacnn.view.cytoscape import PRESET_LAYOUT, stylesheet
 from tdacnn.view.figures import EXPORT_CONFIG, empty_figure
 
-__all__ = ["layout", "default_source", "lens_options", "ECHOED", "WHEEL_SENSITIVITY", "page_config"]
+__all__ = ["layout", "watcher", "default_source", "lens_options", "ECHOED", "WHEEL_SENSITIVITY", "page_config"]
 
 #: How often the page looks for new snapshots in the source on view (milliseconds).
 WATCH_MS = 3000
@@ -167,6 +167,17 @@ def _graph_column() -> html.Div:
     ], className="graph-col")
 
 
+def watcher() -> list:
+    """The page-level watch of the source on view: a run being recorded or trained grows.
+
+    Its weights file is looked at (a stat) every few seconds, on every tab: these
+    components go outside ``dcc.Tabs``, which mounts only the selected tab's children
+    (an interval inside Explore stopped while Dynamics was on view, so Dynamics never
+    saw a new snapshot).
+    """
+    return [dcc.Store(id="explore-source-stamp"), dcc.Interval(id="explore-watch", interval=WATCH_MS)]
+
+
 def layout() -> html.Div:
     """The Explore tab (built per page load, so the source list is fresh)."""
     source = default_source()
@@ -199,9 +210,6 @@ def layout() -> html.Div:
         dcc.Store(id="explore-config", data=page_config()),
         dcc.Store(id="explore-goto"),
         dcc.Store(id="explore-ready", data=False),  # True once the URL has been read (load_url)
-        # a run being recorded or trained grows: its weights file is looked at (a stat) every few seconds
-        dcc.Store(id="explore-source-stamp"),
-        dcc.Interval(id="explore-watch", interval=WATCH_MS),
         # on while a barcode's bars are being tested against random filters (the verdict comes later)
         dcc.Interval(id="explore-barcode-poll", interval=POLL_MS, disabled=True),
         dcc.Interval(id="explore-fields-poll", interval=POLL_MS, disabled=True),

@@ -28,7 +28,7 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def _layout():
-    from tdacnn.app import dynamics, explore, jobs_panel
+    from tdacnn.app import dynamics, explore, explore_layout, jobs_panel
 
     def serve():
         return html.Div([
@@ -37,6 +37,7 @@ def _layout():
                 html.H1("tdacnn"),
                 html.Span("Mapper graphs and barcodes of what convolutional filters learn", className="tagline"),
             ], className="header"),
+            *explore_layout.watcher(),  # outside the tabs: it runs whichever tab is on view
             dcc.Tabs(id="tabs", value="explore", children=[
                 dcc.Tab(label="Explore", value="explore", children=explore.layout()),
                 dcc.Tab(label="Dynamics", value="dynamics", children=dynamics.dynamics_layout()),

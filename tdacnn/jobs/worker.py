@@ -48,6 +48,8 @@ FOLLOW_S = 0.2
 POLL_S = 0.2
 #: At most this many record writes per second for a job's progress.
 PROGRESS_WRITES_PER_S = 4
+#: Seconds between two looks of the main thread at a SIGTERM/SIGINT noted by the handler.
+SIGNAL_POLL_S = 0.1
 
 _CURRENT: "Worker | None" = None
 
@@ -78,6 +80,7 @@ class Worker:
         self.loads = max(1, int(loads))
         self.embedded = embedded
         self.stop = threading.Event()
+        self.signalled = False  # set by the signal handler, turned into ``stop`` by the main thread
         self.running: dict[str, object] = {}
         self.started = time.time()
         self.in_touch_since: float | None = None  # since when every heartbeat reached the store
@@ -249,6 +252,26 @@ class Worker:
             self._beat_once()
             self._reap_once()
 
+    def note_signal(self, *_) -> None:
+        """The SIGTERM/SIGINT handler: a flag, no lock.
+
+        ``Event.set()`` takes the event's lock, which the main thread may hold inside
+        ``Event.wait`` when the signal lands: the handler then waits for itself, forever
+        (measured: a main thread looping on ``Event.wait`` under a stream of signals whose
+        handler sets the event hangs within seconds).  :meth:`pause` turns the flag into
+        :attr:`stop` outside the handler.
+        """
+        self.signalled = True
+
+    def pause(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` (main thread); True once the worker is to stop."""
+        deadline = time.monotonic() + seconds
+        while not (self.signalled or self.stop.is_set()) and time.monotonic() < deadline:
+            time.sleep(SIGNAL_POLL_S)
+        if self.signalled:
+            self.stop.set()
+        return self.stop.is_set()
+
     def serve(self) -> int:
         """Run until SIGTERM/SIGINT (or the app that started it ends); returns the exit status."""
         global _CURRENT
@@ -262,7 +285,7 @@ class Worker:
         for t in threads:
             t.start()
         log.info("worker %s on %s: 1 training at a time, %d load(s)", self.id, describe(), self.loads)
-        while not self.stop.wait(1.0):
+        while not self.pause(1.0):
             pass
         log.info("worker %s stopping", self.id)
         for t in threads:
@@ -282,13 +305,13 @@ def run_job(job_id: str) -> None:
     _CURRENT.run_job(job_id)
 
 
-def _standby(stop: threading.Event) -> int | None:
+def _standby(worker: Worker) -> int | None:
     """Wait until this is the one active embedded worker of the data directory on this host; the lock's fd."""
     path = config.home() / "queue" / f"embedded-worker-{socket.gethostname()}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     said = False
-    while not stop.is_set():
+    while not worker.pause(0):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
@@ -296,7 +319,7 @@ def _standby(stop: threading.Event) -> int | None:
             if not said:
                 log.info("another app's worker serves this data directory: standing by")
                 said = True
-            stop.wait(1.0)
+            worker.pause(1.0)
     os.close(fd)
     return None
 
@@ -323,8 +346,8 @@ def serve(args: argparse.Namespace) -> int:
         die_with_parent(sig=signal.SIGTERM)  # the app ended (even by kill -9): put our jobs back, exit
     worker = Worker(loads=args.loads, embedded=args.embedded)
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: worker.stop.set())
-    if args.embedded and _standby(worker.stop) is None:
+        signal.signal(sig, worker.note_signal)
+    if args.embedded and _standby(worker) is None:
         return 0
     return worker.serve()
 

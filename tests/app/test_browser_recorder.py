@@ -31,6 +31,9 @@ def test_the_page_picks_up_new_snapshots_of_a_recording(tmp_path, page):
         captions = page.locator("#dynamics-grid .cell-title").all_inner_texts()
         assert any("iteration 0" in c for c in captions)
         assert not any("iteration 50" in c for c in captions)
+        # every verdict in: Dynamics stops polling for them, so only the page's watch of the run can bring news
+        page.wait_for_function("() => ![...document.querySelectorAll('#dynamics-grid .cell-caption')]"
+                               ".some(c => c.textContent.includes('testing'))", timeout=180_000)
 
         for net in nets:  # the user's loop trains on, and records again
             with torch.no_grad():
@@ -40,7 +43,7 @@ def test_the_page_picks_up_new_snapshots_of_a_recording(tmp_path, page):
 
         # Dynamics gains a column, and Explore's iteration list the new step, with no reload
         page.wait_for_function("() => [...document.querySelectorAll('#dynamics-grid .cell-title')]"
-                               ".some(c => c.textContent.includes('iteration 50'))", timeout=180_000)
+                               ".some(c => c.textContent.includes('iteration 50'))", timeout=60_000)
         page.click("text=Explore")
         wait_for_graph(page)
         page.click("#explore-iteration")

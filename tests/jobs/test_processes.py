@@ -231,3 +231,39 @@ def test_tdacnn_worker_serves_until_sigterm_and_then_leaves_the_store(workers, t
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     assert service.queue_problem() is not None  # its heartbeat is gone with it
+
+
+_FLOODED = """
+import os, signal, sys, time
+from tdacnn.jobs.worker import Worker
+worker = Worker()
+signal.signal(signal.SIGUSR1, worker.note_signal)  # the worker's own handler, on a signal the test may flood
+print(os.getpid(), flush=True)
+end, seen = time.monotonic() + 6, 0
+while time.monotonic() < end:  # the main thread's wait, as in serve() and the standby loop, stopped again and again
+    seen += worker.pause(0.001)
+    worker.signalled = False
+    worker.stop.clear()
+print(seen, flush=True)
+"""
+
+
+def test_the_worker_notes_a_stop_signal_without_a_lock_even_under_a_flood_of_signals(jobs_home):
+    # A handler calling Event.set() deadlocks when a signal lands while the main thread holds the event's lock
+    # inside Event.wait: a worker told by its dying app to stop then slept forever (seen once in CI).
+    env = {**os.environ, "TDACNN_HOME": str(jobs_home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", _FLOODED], env=env, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        pid = int(proc.stdout.readline())
+        sent = 0
+        while proc.poll() is None and sent < 100_000:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+                sent += 1
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and int(out) > 0, (proc.returncode, out)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)

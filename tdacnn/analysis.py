@@ -324,13 +324,16 @@ class Analysis:
             stage="choosing the cover and clustering scale")
 
     def barcode(self, dense: DenseCloud | PointCloud, params: PersistenceParams | None = None,
-                wait: bool = True) -> Barcode:
+                wait: bool = True, null_in: Callable[[Any], tuple] | None = None) -> Barcode:
         """Persistence barcode of a dense cloud (or of any cloud), each bar with its p-value against the
         same pipeline on random filters (:mod:`tdacnn.topology.significance`; the null is cached by its
         point count and parameters, so every cloud of that size shares it).
 
         With ``wait=False`` and the null not computed yet, the bars come back at once without
         their test (:attr:`Barcode.pending`); calling again with ``wait=True`` completes it.
+        ``null_in`` computes a null that is not cached yet (default: in this thread,
+        :func:`~tdacnn.topology.significance.null_lengths`; the app passes
+        :func:`~tdacnn.topology.null_process.null_lengths_in_child`).
         """
         from tdacnn.topology import significance
         from tdacnn.topology.persistence import diagrams
@@ -346,7 +349,7 @@ class Analysis:
                                stage=f"persistence (H0–H{params.maxdim}) on {used:,} points")
             spec = (significance.null_spec(cloud.points, params, dense.n_parent or None, dense.params)
                     if isinstance(dense, DenseCloud) else significance.null_spec(cloud.points, params))
-            null = self._cached(f"null:{spec.key()}", lambda: significance.null_lengths(spec),
+            null = self._cached(f"null:{spec.key()}", lambda: (null_in or significance.null_lengths)(spec),
                                 stage=f"significance: the same pipeline on {spec.draws} clouds of {spec.describe()}")
             return significance.assess(raw, null, spec)
 

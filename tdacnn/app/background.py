@@ -11,13 +11,14 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-__all__ = ["in_background"]
+__all__ = ["in_background", "background_failure", "forget_failures"]
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _running: dict[Any, Future] = {}
+_failed: dict[Any, str] = {}  # key → why its work failed, for the caller to report
 
 
 def in_background(key: Any, work: Callable[[], Any]) -> Future:
@@ -32,10 +33,24 @@ def in_background(key: Any, work: Callable[[], Any]) -> Future:
         for done in [k for k, f in _running.items() if f.done()]:
             del _running[done]
         future = _running[key] = _pool.submit(work)
-    future.add_done_callback(_report)
+    future.add_done_callback(lambda f: _report(key, f))
     return future
 
 
-def _report(future: Future) -> None:
+def background_failure(key: Any) -> str | None:
+    """Why the work asked for under ``key`` failed, or None (none, or not yet)."""
+    with _lock:
+        return _failed.get(key)
+
+
+def forget_failures() -> None:
+    """Forget every failure (tests; a new data directory): the work may be asked for again."""
+    with _lock:
+        _failed.clear()
+
+
+def _report(key: Any, future: Future) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.warning("background work failed: %s", future.exception())
+        with _lock:
+            _failed[key] = str(future.exception())

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tdacnn import config
-from tdacnn.app.background import in_background
+from tdacnn.app.background import background_failure, forget_failures, in_background
 from tdacnn.app.controls import ExploreRequest
 # the sources and what the selectors offer live in selectors.py; re-exported here for the callbacks
 from tdacnn.app.selectors import (initial_layer, iteration_options, layer_options, layer_problem, layer_problems,
@@ -52,6 +52,7 @@ def reset() -> None:
         _analysis.clear()
         _memo.clear()
     forget_stores()
+    forget_failures()
 
 
 # ---- analysis --------------------------------------------------------------
@@ -296,7 +297,9 @@ def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = 
     cloud and ``params``, not the Mapper.  With ``wait=False`` (the page's panels) a
     barcode whose test against random filters is not computed yet comes back at once
     without it (:attr:`~tdacnn.topology.barcode.Barcode.pending`) while the test runs
-    in the background (:func:`tdacnn.app.background.in_background`); asking again later gives the verdict.
+    in the background (:func:`tdacnn.app.background.in_background`); asking again later gives the verdict,
+    or a :class:`UserError` saying why the test failed.  The null's clouds are computed in a child
+    process (:mod:`tdacnn.topology.null_process`).
 
     Raises
     ------
@@ -315,9 +318,20 @@ def compute_barcode(request: ExploreRequest, params: PersistenceParams | None = 
             return done
         bars = get_analysis().barcode(dense, params, wait=False)
         if bars.pending:
-            in_background(key, lambda: _memoised(key, lambda: get_analysis().barcode(dense, params)))
+            failed = background_failure(key)
+            if failed is not None:
+                raise UserError(f"the test of these bars against random filters failed: {failed}. "
+                                f"Restart the app to try again.")
+            in_background(key, lambda: _memoised(key, lambda: _barcode(dense, params)))
             return bars
-    return _memoised(key, lambda: get_analysis().barcode(dense, params))
+    return _memoised(key, lambda: _barcode(dense, params))
+
+
+def _barcode(dense, params: PersistenceParams):
+    # the null's clouds are computed in a child process: the server keeps its GIL and survives a crash of ripser
+    from tdacnn.topology.null_process import null_lengths_in_child
+
+    return get_analysis().barcode(dense, params, null_in=null_lengths_in_child)
 
 
 def compute_angles(request: ExploreRequest, dense_only: bool = True) -> np.ndarray:

@@ -102,6 +102,19 @@ class NullSpec:
         """What the null clouds are, in words: ``"random filters"`` or ``"Gaussian noise"``."""
         return "random filters" if self.kind == "sphere" else "Gaussian noise"
 
+    def to_dict(self) -> dict:
+        """A JSON form (:meth:`from_dict` reads it back)."""
+        return {"n_points": self.n_points, "dim": self.dim, "kind": self.kind,
+                "persistence": self.persistence.to_dict(),
+                "density": self.density.to_dict() if self.density is not None else None,
+                "draws": self.draws, "seed": self.seed, "shape": list(self.shape)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NullSpec":
+        return cls(int(d["n_points"]), int(d["dim"]), d["kind"], PersistenceParams.from_dict(d["persistence"]),
+                   DensityParams.from_dict(d["density"]) if d.get("density") is not None else None,
+                   int(d["draws"]), int(d["seed"]), tuple(float(v) for v in d["shape"]))
+
 
 def on_sphere(points: np.ndarray, atol: float = 1e-6) -> bool:
     """Whether every row is mean-centred and of unit norm (a tdacnn cloud of filters or patches)."""

@@ -253,3 +253,39 @@ def test_the_page_gets_the_bars_at_once_and_the_verdict_when_its_test_is_done(sy
     # the same verdict as waiting for it
     full = services.compute_barcode(explore._request(data))
     assert not full.pending and full.p_values
+
+
+def test_a_killed_significance_test_is_said_on_the_page_and_the_server_lives_on(synthetic_home):
+    """The test of the bars runs in a child process: killing it (a crash of ripser, the OOM killer) gives the
+    page a sentence instead of a verdict, once, not a poll that never ends; the web process is unharmed."""
+    import time
+
+    import psutil
+
+    from tdacnn.view.figures import PENDING_TITLE
+
+    def children():
+        return [p for p in psutil.Process().children(recursive=True)
+                if "tdacnn.topology.null_process" in " ".join(p.cmdline())]
+
+    data = request_data(layer=1)
+    figure, poll_off = explore.barcode_panel(data, "barcode")
+    assert PENDING_TITLE in figure.layout.title.text and poll_off is False
+    deadline = time.monotonic() + 120
+    while not children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed = children()
+    assert killed, "the test of the bars did not start a child process"
+    for p in killed:
+        p.kill()
+    deadline = time.monotonic() + 120
+    while True:
+        figure, poll_off = explore.barcode_panel(data, "barcode", 1)
+        if poll_off or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    said = " ".join(a.text for a in figure.layout.annotations).replace("<br>", " ")
+    assert poll_off and "failed" in said and "SIGKILL" in said, said
+    assert not children()  # not started again by the polls
+    graph = explore.update_graph(data, None)  # the same process still draws
+    assert graph[0], graph

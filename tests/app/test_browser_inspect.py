@@ -21,13 +21,40 @@ START = "/?source=run:synthetic&layer=1"
 
 
 def nodes_on_screen(page) -> list[dict]:
-    """Every node: id and position in page coordinates (largest first), the graph scrolled into view."""
+    """Every node: id and position in page coordinates (largest first), the graph scrolled into view.
+
+    Read once the graph is drawn and fitted (the overlay no longer busy: the layout that fits it has been
+    set), so that a click lands where the node is."""
+    page.wait_for_function("() => { const o = document.getElementById('explore-graph-overlay');"
+                           " return o && !o.className.includes('busy'); }")
     page.locator("#explore-graph").scroll_into_view_if_needed()
     box = page.locator("#explore-graph").bounding_box()
     nodes = page.evaluate(
         f"() => {CY}.nodes().sort((a, b) => b.data('size') - a.data('size'))"
         ".map(n => ({id: n.id(), x: n.renderedPosition().x, y: n.renderedPosition().y, w: n.renderedWidth()}))")
     return [{**n, "x": box["x"] + n["x"], "y": box["y"] + n["y"]} for n in nodes]
+
+
+def click_node(page, node_id: str, shift: bool = False) -> None:
+    """Click a node where it is now (shift: add it to the selection) and wait until it is selected.
+
+    A click on a loaded 2-core machine was seen to go unnoticed once in a full run (the node not selected, no
+    error): the click is tried again, at most three times, each time where the node is then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        node = next(n for n in nodes_on_screen(page) if n["id"] == node_id)
+        if shift:
+            page.keyboard.down("Shift")
+        page.mouse.click(node["x"], node["y"])
+        if shift:
+            page.keyboard.up("Shift")
+        try:
+            page.wait_for_function(f"(id) => {CY}.getElementById(id).selected()", arg=node_id, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"node {node_id} not selected after 3 clicks; selected: {selected_ids(page)}")
 
 
 def graph_members(page) -> dict[str, set[int]]:
@@ -106,10 +133,8 @@ def test_multi_selection_is_one_set_in_gallery_and_export(live_app, page):
     members = graph_members(page)
     nodes = nodes_on_screen(page)
     a, b = nodes[0], nodes[1]
-    page.mouse.click(a["x"], a["y"])
-    page.keyboard.down("Shift")
-    page.mouse.click(b["x"], b["y"])
-    page.keyboard.up("Shift")
+    click_node(page, a["id"])
+    click_node(page, b["id"], shift=True)
     state = wait_for_gallery(page, [a["id"], b["id"]])
     union = members[a["id"]] | members[b["id"]]
     assert state["filters"] == len(union)

@@ -258,8 +258,8 @@ class Worker:
         ``Event.set()`` takes the event's lock, which the main thread may hold inside
         ``Event.wait`` when the signal lands: the handler then waits for itself, forever
         (measured: a main thread looping on ``Event.wait`` under a stream of signals whose
-        handler sets the event hangs within seconds).  :meth:`pause` turns the flag into
-        :attr:`stop` outside the handler.
+        handler sets the event hung, or died of nested handlers each stuck on the lock).
+        :meth:`pause` turns the flag into :attr:`stop` outside the handler.
         """
         self.signalled = True
 

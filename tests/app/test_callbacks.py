@@ -228,12 +228,22 @@ def test_small_cloud_cell_reports_error(synthetic_home):
     assert rows[0][0].error and "must be smaller than the number of points" in rows[0][0].caption
 
 
+def _poll_barcode(data: dict, timeout: float):
+    """Call the barcode panel as its poll does until the poll turns off (or ``timeout`` s); its last answer."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        figure, poll_off = explore.barcode_panel(data, "barcode", 1)
+        if poll_off or time.monotonic() > deadline:
+            return figure, poll_off
+        time.sleep(0.3)
+
+
 def test_the_page_gets_the_bars_at_once_and_the_verdict_when_its_test_is_done(synthetic_home):
     """A cold store: the barcode panel draws the bars without waiting for the test against random filters
     (its title says the test runs, the poll stays on); the test runs in the background, and the panel
     then shows the verdict and turns the poll off."""
-    import time
-
     from tdacnn.app import services
     from tdacnn.view.figures import PENDING_TITLE
 
@@ -241,12 +251,7 @@ def test_the_page_gets_the_bars_at_once_and_the_verdict_when_its_test_is_done(sy
     figure, poll_off = explore.barcode_panel(data, "barcode")
     assert PENDING_TITLE in figure.layout.title.text and poll_off is False
     assert any(len(t.x) for t in figure.data)  # the bars are drawn already
-    deadline = time.monotonic() + 300
-    while True:
-        figure, poll_off = explore.barcode_panel(data, "barcode", 1)
-        if poll_off or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    figure, poll_off = _poll_barcode(data, 300)
     assert poll_off, "the background test never finished"
     title = figure.layout.title.text
     assert PENDING_TITLE not in title and "against random filters" in title, title
@@ -260,15 +265,9 @@ def test_a_killed_significance_test_is_said_on_the_page_and_the_server_lives_on(
     page a sentence instead of a verdict, once, not a poll that never ends; the web process is unharmed."""
     import time
 
-    import psutil
-
-    from tdacnn.view.figures import PENDING_TITLE
-
-    def children():
-        return [p for p in psutil.Process().children(recursive=True)
-                if "tdacnn.topology.null_process" in " ".join(p.cmdline())]
-
     from tdacnn.app import background
+    from tdacnn.view.figures import PENDING_TITLE
+    from tests.topology.test_null_process import null_children as children
 
     # the one background thread idle first (an earlier test may have left a test queued): the child is ours
     deadline = time.monotonic() + 300
@@ -284,12 +283,7 @@ def test_a_killed_significance_test_is_said_on_the_page_and_the_server_lives_on(
     assert killed, "the test of the bars did not start a child process"
     for p in killed:
         p.kill()
-    deadline = time.monotonic() + 120
-    while True:
-        figure, poll_off = explore.barcode_panel(data, "barcode", 1)
-        if poll_off or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    figure, poll_off = _poll_barcode(data, 120)
     said = " ".join(a.text for a in figure.layout.annotations).replace("<br>", " ")
     assert poll_off and "failed" in said and "SIGKILL" in said, said
     assert not children()  # not started again by the polls

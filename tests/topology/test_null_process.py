@@ -38,7 +38,8 @@ def test_an_infinite_threshold_survives_the_json_form():
     assert math.isinf(NullSpec.from_dict(spec.to_dict()).persistence.thresh)
 
 
-def _children():
+def null_children() -> list[psutil.Process]:
+    """This process's children computing a null (also used by the app's callback tests)."""
     return [p for p in psutil.Process().children(recursive=True)
             if "tdacnn.topology.null_process" in " ".join(p.cmdline())]
 
@@ -56,13 +57,13 @@ def test_a_killed_child_is_an_error_naming_the_signal_and_leaves_nothing():
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 60
-    while not _children() and time.monotonic() < deadline:
+    while not null_children() and time.monotonic() < deadline:
         time.sleep(0.05)
-    children = _children()
+    children = null_children()
     assert children, "no child process was started"
     for p in children:
         p.kill()
     thread.join(60)
     assert not thread.is_alive()
     assert "value" not in outcome and "killed by SIGKILL (signal 9)" in outcome["error"], outcome
-    assert not _children()
+    assert not null_children()

@@ -82,7 +82,17 @@ def test_a_function_closing_over_a_value_is_never_cached(dense):
 
 def test_keys_follow_the_parameters():
     assert estimator_key(DBSCAN(eps=0.3)) != estimator_key(DBSCAN(eps=0.4))
-    assert estimator_key(DBSCAN(eps=0.3)) == estimator_key(DBSCAN(eps=0.3))
+    first, second = DBSCAN(eps=0.3), DBSCAN(eps=0.3)
+    key = estimator_key(first)
+    assert key is not None and first is not second and estimator_key(second) == key
+    # a cache key: the same in another process (no object ids, no hash seeds)
+    import subprocess
+    import sys
+
+    code = ("from sklearn.cluster import DBSCAN\nfrom tdacnn.topology.estimators import estimator_key\n"
+            "print(estimator_key(DBSCAN(eps=0.3)))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert other.stdout.strip() == key
 
 
 def test_bad_estimators_are_one_sentence(dense):

@@ -26,14 +26,23 @@ import ctypes
 import logging
 import os
 import signal
+from pathlib import Path
 
-__all__ = ["die_with_parent", "kill_group", "PARENT_ENV"]
+__all__ = ["die_with_parent", "kill_group", "child_env", "PARENT_ENV"]
 
 log = logging.getLogger(__name__)
 
 #: Environment variable naming the pid a child expects as its parent (see :func:`die_with_parent`).
 PARENT_ENV = "TDACNN_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a tdacnn child process: this one's, the parent named for
+    :func:`die_with_parent` (this process), tdacnn importable (``PYTHONPATH``), and ``extra``."""
+    path = os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, PARENT_ENV: str(os.getpid()), "PYTHONPATH": path, **extra}
 
 
 def die_with_parent(expected_parent: int | None = None, sig: int = signal.SIGKILL) -> bool:

@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tdacnn.lifeline import PARENT_ENV, die_with_parent, kill_group
+from tdacnn.lifeline import child_env, die_with_parent, kill_group
 
 __all__ = ["Runner", "main", "PROGRESS_ENV"]
 
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 #: Environment variable naming the file descriptor the runner reports on.
 PROGRESS_ENV = "TDACNN_PROGRESS_FD"
-_REPO = Path(__file__).resolve().parents[2]
 
 
 class Runner:
@@ -54,8 +53,7 @@ class Runner:
 
     def __init__(self, spec: dict, log_file: Path) -> None:
         read_fd, write_fd = os.pipe()
-        env = {**os.environ, PARENT_ENV: str(os.getpid()), PROGRESS_ENV: str(write_fd),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH")) if p)}
+        env = child_env(**{PROGRESS_ENV: str(write_fd)})
         try:
             with open(log_file, "ab") as out:
                 self.proc = subprocess.Popen(

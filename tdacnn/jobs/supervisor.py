@@ -30,16 +30,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from tdacnn import config
-from tdacnn.lifeline import PARENT_ENV
+from tdacnn.lifeline import child_env
 
 __all__ = ["ensure_worker", "stop_worker", "local_worker_enabled"]
 
 log = logging.getLogger(__name__)
 
-_REPO = Path(__file__).resolve().parents[2]
 _LOCK = threading.Lock()
 _STATE: dict[int, "_Supervisor"] = {}
 
@@ -58,8 +56,7 @@ class _Supervisor:
         self.thread.start()
 
     def _spawn(self) -> subprocess.Popen:
-        env = {**os.environ, PARENT_ENV: str(os.getpid()),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH")) if p)}
+        env = child_env()
         folder = config.home() / "logs"
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "worker.log", "ab") as out:

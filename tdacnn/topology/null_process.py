@@ -25,18 +25,16 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from tdacnn.lifeline import PARENT_ENV
+from tdacnn.lifeline import child_env
 from tdacnn.topology.significance import NullSpec, null_lengths
 
 __all__ = ["null_lengths_in_child", "NullProcessError", "NICENESS"]
 
 #: How much lower the child's scheduling priority is than the caller's.
 NICENESS = 5
-_REPO = Path(__file__).resolve().parents[2]
 
 
 class NullProcessError(RuntimeError):
@@ -51,9 +49,7 @@ def null_lengths_in_child(spec: NullSpec) -> tuple[np.ndarray, ...]:
     NullProcessError
         The child was killed or failed (the message says how).
     """
-    env = {**os.environ, PARENT_ENV: str(os.getpid()), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH")) if p)}
+    env = child_env(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "tdacnn.topology.null_process"], env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True, start_new_session=True)
     try:

@@ -267,7 +267,7 @@ def test_a_killed_significance_test_is_said_on_the_page_and_the_server_lives_on(
 
     from tdacnn.app import background
     from tdacnn.view.figures import PENDING_TITLE
-    from tests.topology.test_null_process import null_children as children
+    from tests.topology.test_null_process import null_children as children, started_null_children
 
     # the one background thread idle first (an earlier test may have left a test queued): the child is ours
     deadline = time.monotonic() + 300
@@ -276,10 +276,7 @@ def test_a_killed_significance_test_is_said_on_the_page_and_the_server_lives_on(
     data = request_data(layer=1)
     figure, poll_off = explore.barcode_panel(data, "barcode")
     assert PENDING_TITLE in figure.layout.title.text and poll_off is False
-    deadline = time.monotonic() + 120
-    while not children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    killed = children()
+    killed = started_null_children(120)
     assert killed, "the test of the bars did not start a child process"
     for p in killed:
         p.kill()

@@ -44,6 +44,14 @@ def null_children() -> list[psutil.Process]:
             if "tdacnn.topology.null_process" in " ".join(p.cmdline())]
 
 
+def started_null_children(timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` s for a child computing a null; those running then (none: the wait ran out)."""
+    deadline = time.monotonic() + timeout
+    while not null_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return null_children()
+
+
 def test_a_killed_child_is_an_error_naming_the_signal_and_leaves_nothing():
     spec = NullSpec(3000, 9, "sphere", PersistenceParams(n_perm=400), DensityParams(k=15, p=50), draws=200)
     outcome: dict = {}
@@ -56,10 +64,7 @@ def test_a_killed_child_is_an_error_naming_the_signal_and_leaves_nothing():
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not null_children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    children = null_children()
+    children = started_null_children(60)
     assert children, "no child process was started"
     for p in children:
         p.kill()
